@@ -1,0 +1,216 @@
+//! Commands: one C function per smtplib method. Those that return
+//! `(code, message)` in smtplib return SMTP_OK once a reply arrived, whatever
+//! its code; read it with `smtp_reply_code` and `smtp_reply_text`.
+
+use std::ffi::c_char;
+
+use super::handle::smtp_handle;
+use super::{bytes, cstr, opt_cstr, run, smtp_status, str_array};
+
+/// HELO (smtplib `helo()`); `name` NULL or "" means the local hostname.
+/// The reply text is kept as `smtp_helo_resp`.
+#[no_mangle]
+pub extern "C" fn smtp_helo(h: *mut smtp_handle, name: *const c_char) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: NULL or a C string by contract.
+        let name = unsafe { opt_cstr(name, "name") }?.unwrap_or("");
+        c.helo(name).map(drop)
+    })
+}
+
+/// EHLO, or LHLO for LMTP (smtplib `ehlo()`); `name` NULL or "" means the
+/// local hostname. On 250 the extensions are parsed (`smtp_has_extn`);
+/// other replies are returned as they are, with SMTP_OK.
+#[no_mangle]
+pub extern "C" fn smtp_ehlo(h: *mut smtp_handle, name: *const c_char) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: NULL or a C string by contract.
+        let name = unsafe { opt_cstr(name, "name") }?.unwrap_or("");
+        c.ehlo(name).map(drop)
+    })
+}
+
+/// EHLO, then HELO if EHLO is refused, unless either already succeeded
+/// (smtplib `ehlo_or_helo_if_needed()`). SMTP_ERR_HELO when HELO is refused.
+#[no_mangle]
+pub extern "C" fn smtp_ehlo_or_helo_if_needed(h: *mut smtp_handle) -> smtp_status {
+    run(h, |c| c.ehlo_or_helo_if_needed())
+}
+
+/// Sends `cmd`, a space and `args` (NULL or "" for none), and reads the
+/// reply (smtplib `docmd()`). SMTP_ERR_INVALID, with nothing sent, when
+/// either contains CR, LF or NUL.
+#[no_mangle]
+pub extern "C" fn smtp_docmd(
+    h: *mut smtp_handle,
+    cmd: *const c_char,
+    args: *const c_char,
+) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: C strings (args may be NULL) by contract.
+        let (cmd, args) = unsafe { (cstr(cmd, "cmd")?, opt_cstr(args, "args")?.unwrap_or("")) };
+        c.docmd(cmd, args).map(drop)
+    })
+}
+
+/// NOOP (smtplib `noop()`).
+#[no_mangle]
+pub extern "C" fn smtp_noop(h: *mut smtp_handle) -> smtp_status {
+    run(h, |c| c.noop().map(drop))
+}
+
+/// RSET (smtplib `rset()`).
+#[no_mangle]
+pub extern "C" fn smtp_rset(h: *mut smtp_handle) -> smtp_status {
+    run(h, |c| c.rset().map(drop))
+}
+
+/// VRFY with the bare address (smtplib `verify()`).
+#[no_mangle]
+pub extern "C" fn smtp_verify(h: *mut smtp_handle, address: *const c_char) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: a C string by contract.
+        let address = unsafe { cstr(address, "address") }?;
+        c.verify(address).map(drop)
+    })
+}
+
+/// EXPN with the bare address (smtplib `expn()`).
+#[no_mangle]
+pub extern "C" fn smtp_expn(h: *mut smtp_handle, address: *const c_char) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: a C string by contract.
+        let address = unsafe { cstr(address, "address") }?;
+        c.expn(address).map(drop)
+    })
+}
+
+/// HELP with an optional argument (smtplib `help()`); the text is
+/// `smtp_reply_text`.
+#[no_mangle]
+pub extern "C" fn smtp_help(h: *mut smtp_handle, args: *const c_char) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: NULL or a C string by contract.
+        let args = unsafe { opt_cstr(args, "args") }?.unwrap_or("");
+        c.help(args).map(drop)
+    })
+}
+
+/// MAIL FROM:<sender> with ESMTP options (smtplib `mail()`); the options are
+/// sent only to an ESMTP server. "SMTPUTF8" among them needs the extension
+/// (SMTP_ERR_NOT_SUPPORTED otherwise). `options` may be NULL when `n_options`
+/// is 0.
+#[no_mangle]
+pub extern "C" fn smtp_mail(
+    h: *mut smtp_handle,
+    sender: *const c_char,
+    options: *const *const c_char,
+    n_options: usize,
+) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: a C string and an array of n_options C strings, by contract.
+        let (sender, options) = unsafe {
+            (
+                cstr(sender, "sender")?,
+                str_array(options, n_options, "options")?,
+            )
+        };
+        c.mail(sender, &options).map(drop)
+    })
+}
+
+/// RCPT TO:<recipient> with options (smtplib `rcpt()`).
+#[no_mangle]
+pub extern "C" fn smtp_rcpt(
+    h: *mut smtp_handle,
+    recipient: *const c_char,
+    options: *const *const c_char,
+    n_options: usize,
+) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: a C string and an array of n_options C strings, by contract.
+        let (rcpt, options) = unsafe {
+            (
+                cstr(recipient, "recipient")?,
+                str_array(options, n_options, "options")?,
+            )
+        };
+        c.rcpt(rcpt, &options).map(drop)
+    })
+}
+
+/// DATA and the message (smtplib `data()`): SMTP_ERR_DATA when DATA is not
+/// answered with 354; otherwise the reply to the end of data. The message
+/// is sent with every line ending made CRLF (bare CR and LF included) and
+/// dot-stuffed; `msg` may be NULL when `len` is 0.
+#[no_mangle]
+pub extern "C" fn smtp_data(h: *mut smtp_handle, msg: *const u8, len: usize) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: `len` readable bytes by contract.
+        let msg = unsafe { bytes(msg, len, "msg") }?;
+        c.data(msg).map(drop)
+    })
+}
+
+/// Sends one message (smtplib `sendmail()`): EHLO/HELO if needed, MAIL FROM
+/// (with SIZE= when the server offers SIZE, then `mail_options`), RCPT TO
+/// for each of the `n_to` recipients (with `rcpt_options`), DATA and the
+/// message, whose line endings are all made CRLF and whose lines starting
+/// with "." are dot-stuffed.
+///
+/// SMTP_OK when at least one recipient was accepted; the refused ones are
+/// then `smtp_refused_*`, and every recipient's outcome `smtp_recipient_*`.
+/// Otherwise SMTP_ERR_SENDER_REFUSED (`smtp_error_sender`),
+/// SMTP_ERR_RECIPIENTS_REFUSED (all refused), SMTP_ERR_DATA,
+/// SMTP_ERR_HELO, SMTP_ERR_NOT_SUPPORTED (SMTPUTF8 not offered), with RSET
+/// sent after a refusal, except after a 421, which closes the connection.
+/// For LMTP, each accepted recipient's result is its own reply to the end
+/// of data. Option arrays may be NULL when their count is 0.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn smtp_sendmail(
+    h: *mut smtp_handle,
+    from: *const c_char,
+    to: *const *const c_char,
+    n_to: usize,
+    msg: *const u8,
+    len: usize,
+    mail_options: *const *const c_char,
+    n_mail_options: usize,
+    rcpt_options: *const *const c_char,
+    n_rcpt_options: usize,
+) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: C strings, arrays of the counts given and `len` bytes, by
+        // the caller's contract.
+        let (from, to, msg, mopts, ropts) = unsafe {
+            (
+                cstr(from, "from")?,
+                str_array(to, n_to, "to")?,
+                bytes(msg, len, "msg")?,
+                str_array(mail_options, n_mail_options, "mail_options")?,
+                str_array(rcpt_options, n_rcpt_options, "rcpt_options")?,
+            )
+        };
+        c.sendmail(from, &to, msg, &mopts, &ropts).map(drop)
+    })
+}
+
+/// QUIT, then close whatever the reply (smtplib `quit()`).
+#[no_mangle]
+pub extern "C" fn smtp_quit(h: *mut smtp_handle) -> smtp_status {
+    run(h, |c| c.quit().map(drop))
+}
+
+/// STARTTLS (smtplib `starttls()`, hardened per RFC 3207): EHLO if needed;
+/// SMTP_ERR_NOT_SUPPORTED, with nothing sent, when STARTTLS is not offered;
+/// SMTP_ERR_RESPONSE for a reply other than 220; SMTP_ERR_TLS, with the
+/// connection closed, when the handshake or verification fails or when the
+/// server sent anything after its 220 before the handshake (response
+/// injection). Never falls back to plaintext. On success everything EHLO
+/// taught is forgotten and EHLO is sent again at once. Verification follows
+/// the `smtp_set_tls_*` settings (on by default).
+#[no_mangle]
+pub extern "C" fn smtp_starttls(h: *mut smtp_handle) -> smtp_status {
+    run(h, |c| c.starttls().map(drop))
+}

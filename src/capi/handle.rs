@@ -1,0 +1,439 @@
+//! Handles: creation, connection, settings, freeing.
+
+use std::ffi::{c_char, c_int, c_uint, c_void, CString};
+use std::time::Duration;
+
+use super::{cstr, guard, opt_cstr, run, smtp_status, to_cstring, SMTP_ERR_INVALID, SMTP_OK};
+use crate::error::{Error, Result};
+use crate::session::{Client, Kind};
+use crate::transport::TlsVersion;
+
+/// A session with one SMTP or LMTP server (smtplib's SMTP, SMTP_SSL or LMTP
+/// object). Opaque. Created by `smtp_new*` or `smtp_open*`, freed by
+/// `smtp_free`. One thread at a time may use a handle; different handles may
+/// be used on different threads at once.
+pub struct smtp_handle {
+    pub(super) client: Client,
+    pub(super) last: Option<Error>,
+    pub(super) view: View,
+}
+
+/// The C strings a handle lends out; rebuilt after each call that changes
+/// the session, so a pointer stays valid until the next such call.
+#[derive(Default)]
+pub(super) struct View {
+    pub reply_code: c_int,
+    pub reply_text: Option<CString>,
+    pub error_message: CString,
+    pub error_text: Option<CString>,
+    pub error_sender: Option<CString>,
+    pub helo: Option<CString>,
+    pub ehlo: Option<CString>,
+    pub features: Vec<(CString, CString)>,
+    pub recipients: Vec<(CString, c_int, CString, bool)>,
+    pub local_hostname: Option<CString>,
+    pub tls: Option<[CString; 3]>,
+}
+
+impl smtp_handle {
+    fn new(kind: Kind) -> smtp_handle {
+        let mut h = smtp_handle {
+            client: Client::new(kind),
+            last: None,
+            view: View::default(),
+        };
+        h.refresh();
+        h
+    }
+
+    /// Keeps `result` as the last error and returns its status.
+    pub(super) fn record(&mut self, result: Result<()>) -> smtp_status {
+        let status = match &result {
+            Ok(()) => SMTP_OK,
+            Err(e) => e.status as smtp_status,
+        };
+        self.last = result.err();
+        self.refresh();
+        status
+    }
+
+    fn refresh(&mut self) {
+        let c = &self.client;
+        let v = &mut self.view;
+        match c.last_reply() {
+            Some(r) => {
+                v.reply_code = r.code;
+                v.reply_text = Some(to_cstring(&r.text()));
+            }
+            None => {
+                v.reply_code = -1;
+                v.reply_text = None;
+            }
+        }
+        match &self.last {
+            Some(e) => {
+                v.error_message = to_cstring(e.to_string().as_bytes());
+                v.error_text = e.code.map(|_| to_cstring(&e.text));
+                v.error_sender = e.sender.as_deref().map(|s| to_cstring(s.as_bytes()));
+            }
+            None => {
+                v.error_message = CString::default();
+                v.error_text = None;
+                v.error_sender = None;
+            }
+        }
+        v.helo = c.helo_resp().map(to_cstring);
+        v.ehlo = c.ehlo_resp().map(to_cstring);
+        v.features = c
+            .features()
+            .iter()
+            .map(|(k, p)| (to_cstring(k.as_bytes()), to_cstring(p.as_bytes())))
+            .collect();
+        v.recipients = c
+            .recipient_results()
+            .iter()
+            .map(|r| {
+                (
+                    to_cstring(r.address.as_bytes()),
+                    r.code,
+                    to_cstring(&r.text),
+                    r.accepted,
+                )
+            })
+            .collect();
+        v.tls = c.tls_info().map(|t| {
+            [
+                to_cstring(t.version.as_bytes()),
+                to_cstring(t.cipher.as_bytes()),
+                to_cstring(t.peer_subject.as_bytes()),
+            ]
+        });
+    }
+}
+
+fn new_handle(kind: Kind) -> *mut smtp_handle {
+    guard(std::ptr::null_mut(), || {
+        Box::into_raw(Box::new(smtp_handle::new(kind)))
+    })
+}
+
+/// Creates an unconnected SMTP session (smtplib `SMTP()`). Connect it with
+/// `smtp_connect`. Returns NULL only when memory ran out. Free with
+/// `smtp_free`.
+#[no_mangle]
+pub extern "C" fn smtp_new() -> *mut smtp_handle {
+    new_handle(Kind::Smtp)
+}
+
+/// Creates an unconnected implicit-TLS session (smtplib `SMTP_SSL()`):
+/// `smtp_connect` runs the TLS handshake before reading the greeting;
+/// the default port is 465.
+#[no_mangle]
+pub extern "C" fn smtp_new_ssl() -> *mut smtp_handle {
+    new_handle(Kind::SmtpSsl)
+}
+
+/// Creates an unconnected LMTP session (smtplib `LMTP()`): LHLO instead of
+/// EHLO, a host starting with "/" is a Unix socket, the default port is
+/// 2003, and `smtp_sendmail` reads one reply per accepted recipient.
+#[no_mangle]
+pub extern "C" fn smtp_new_lmtp() -> *mut smtp_handle {
+    new_handle(Kind::Lmtp)
+}
+
+fn open(kind: Kind, host: *const c_char, port: c_uint, out: *mut *mut smtp_handle) -> smtp_status {
+    if out.is_null() {
+        return SMTP_ERR_INVALID;
+    }
+    let h = new_handle(kind);
+    if h.is_null() {
+        return super::SMTP_ERR_INTERNAL;
+    }
+    let status = smtp_connect(h, host, port);
+    // SAFETY: `out` is non-NULL and points to writable storage for one
+    // pointer (the header's contract). Written even on failure, so that the
+    // error can be read from the handle, as sqlite3_open does.
+    unsafe { *out = h };
+    status
+}
+
+/// Creates an SMTP session and connects it (smtplib `SMTP(host, port)`).
+///
+/// `host` may end in ":port" when `port` is 0; port 0 means 25. `*out`
+/// receives a handle even when connecting failed, so that
+/// `smtp_error_code`/`smtp_error_message` can be read; free it with
+/// `smtp_free` in both cases. Returns SMTP_ERR_CONNECT (and closes) when
+/// the greeting is not 220.
+#[no_mangle]
+pub extern "C" fn smtp_open(
+    host: *const c_char,
+    port: c_uint,
+    out: *mut *mut smtp_handle,
+) -> smtp_status {
+    open(Kind::Smtp, host, port, out)
+}
+
+/// As `smtp_open`, over implicit TLS (smtplib `SMTP_SSL`); port 0 means 465.
+/// The certificate is verified as `smtp_set_tls_verify` describes; to change
+/// TLS settings first, use `smtp_new_ssl` and `smtp_connect`.
+#[no_mangle]
+pub extern "C" fn smtp_open_ssl(
+    host: *const c_char,
+    port: c_uint,
+    out: *mut *mut smtp_handle,
+) -> smtp_status {
+    open(Kind::SmtpSsl, host, port, out)
+}
+
+/// As `smtp_open`, speaking LMTP (smtplib `LMTP`); port 0 means 2003, and a
+/// host starting with "/" is the path of a Unix socket.
+#[no_mangle]
+pub extern "C" fn smtp_open_lmtp(
+    host: *const c_char,
+    port: c_uint,
+    out: *mut *mut smtp_handle,
+) -> smtp_status {
+    open(Kind::Lmtp, host, port, out)
+}
+
+/// Connects (smtplib `connect()`), closing any previous connection. The
+/// greeting is then `smtp_reply_code`/`smtp_reply_text`. A NULL host means
+/// "localhost"; "host:port" is split when `port` is 0; port 0 means the
+/// kind's default. A greeting other than 220 gives SMTP_ERR_CONNECT and
+/// closes the connection.
+#[no_mangle]
+pub extern "C" fn smtp_connect(
+    h: *mut smtp_handle,
+    host: *const c_char,
+    port: c_uint,
+) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: NULL or a C string, by contract.
+        let host = unsafe { opt_cstr(host, "host") }?.unwrap_or("localhost");
+        let port =
+            u16::try_from(port).map_err(|_| Error::invalid(format!("port {port} out of range")))?;
+        c.connect(host, port).map(drop)
+    })
+}
+
+/// Closes the connection without QUIT (smtplib `close()`). The handle stays
+/// usable: `smtp_connect` may be called again. Always SMTP_OK for a handle.
+#[no_mangle]
+pub extern "C" fn smtp_close(h: *mut smtp_handle) -> smtp_status {
+    run(h, |c| {
+        c.close();
+        Ok(())
+    })
+}
+
+/// Closes the connection (without QUIT) and frees the handle and every
+/// string it lent. NULL is ignored. The handle must not be used, nor freed
+/// again, afterwards.
+#[no_mangle]
+pub extern "C" fn smtp_free(h: *mut smtp_handle) {
+    if h.is_null() {
+        return;
+    }
+    guard((), || {
+        // SAFETY: `h` came from Box::into_raw in new_handle and, by the
+        // caller's contract, has not been freed before.
+        drop(unsafe { Box::from_raw(h) });
+    })
+}
+
+/// Sets the transcript level (smtplib `set_debuglevel`): 0 off, 1 commands
+/// and replies, 2 the same with timestamps (UTC). Lines go to standard
+/// error unless `smtp_set_debug_callback` names a function. Credentials
+/// are never shown.
+#[no_mangle]
+pub extern "C" fn smtp_set_debuglevel(h: *mut smtp_handle, level: c_int) -> smtp_status {
+    run(h, |c| {
+        c.debug().set_level(level.clamp(0, 2) as u8);
+        Ok(())
+    })
+}
+
+/// A transcript line: `line` is NUL-terminated, `len` bytes long without
+/// the NUL, and valid only during the call.
+pub type smtp_debug_callback =
+    Option<extern "C" fn(userdata: *mut c_void, line: *const c_char, len: usize)>;
+
+/// Sends transcript lines to `callback(userdata, line, len)` instead of
+/// standard error; NULL restores standard error. The callback runs on the
+/// thread calling into the handle, during that call; it must not call
+/// functions on the same handle. `userdata` must stay valid until the
+/// callback is replaced or the handle freed.
+#[no_mangle]
+pub extern "C" fn smtp_set_debug_callback(
+    h: *mut smtp_handle,
+    callback: smtp_debug_callback,
+    userdata: *mut c_void,
+) -> smtp_status {
+    run(h, |c| {
+        let sink = callback.map(|f| {
+            Box::new(move |line: &str| {
+                let text = to_cstring(line.as_bytes());
+                f(userdata, text.as_ptr(), text.as_bytes().len());
+            }) as Box<dyn FnMut(&str)>
+        });
+        c.debug().set_sink(sink);
+        Ok(())
+    })
+}
+
+/// Sets the name sent in HELO/EHLO/LHLO (smtplib `local_hostname`). It
+/// must be one word without CR, LF or NUL.
+#[no_mangle]
+pub extern "C" fn smtp_set_local_hostname(h: *mut smtp_handle, name: *const c_char) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: a C string by contract.
+        let name = unsafe { cstr(name, "name") }?;
+        c.set_local_hostname(name)
+    })
+}
+
+/// The name sent in HELO/EHLO/LHLO: the one set, else this machine's fully
+/// qualified name, else "[address]" (as smtplib). Borrowed from the handle
+/// until the next call on it; NULL for a NULL handle.
+#[no_mangle]
+pub extern "C" fn smtp_local_hostname(h: *mut smtp_handle) -> *const c_char {
+    // SAFETY: as in `run`.
+    let Some(h) = (unsafe { h.as_mut() }) else {
+        return std::ptr::null();
+    };
+    guard(std::ptr::null(), || {
+        let name = to_cstring(h.client.local_hostname().as_bytes());
+        h.view.local_hostname.insert(name).as_ptr()
+    })
+}
+
+/// Sets the deadline, in seconds, of each connect, read, write and TLS
+/// handshake. The default is 60 seconds; zero, negative and NaN are
+/// SMTP_ERR_INVALID (smtplib refuses a zero timeout too).
+#[no_mangle]
+pub extern "C" fn smtp_set_timeout(h: *mut smtp_handle, seconds: f64) -> smtp_status {
+    run(h, |c| {
+        let t = Duration::try_from_secs_f64(seconds).map_err(|_| {
+            Error::invalid(format!(
+                "timeout must be a positive number of seconds, not {seconds}"
+            ))
+        })?;
+        c.set_timeout(t)
+    })
+}
+
+/// The deadline of each operation in seconds; 0 for a NULL handle.
+#[no_mangle]
+pub extern "C" fn smtp_timeout(h: *const smtp_handle) -> f64 {
+    // SAFETY: as in `run`.
+    unsafe { h.as_ref() }.map_or(0.0, |h| h.client.timeout().as_secs_f64())
+}
+
+/// Binds later connections to this source address and port (smtplib
+/// `source_address`); an empty or NULL host and port 0 mean the system's
+/// choice.
+#[no_mangle]
+pub extern "C" fn smtp_set_source_address(
+    h: *mut smtp_handle,
+    host: *const c_char,
+    port: c_uint,
+) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: NULL or a C string by contract.
+        let host = unsafe { opt_cstr(host, "host") }?.unwrap_or("");
+        let port =
+            u16::try_from(port).map_err(|_| Error::invalid(format!("port {port} out of range")))?;
+        c.set_source_address(host, port);
+        Ok(())
+    })
+}
+
+/// TLS 1.0, for `smtp_set_tls_min_version`.
+pub const SMTP_TLS1_0: c_int = 10;
+/// TLS 1.1.
+pub const SMTP_TLS1_1: c_int = 11;
+/// TLS 1.2 (the default minimum).
+pub const SMTP_TLS1_2: c_int = 12;
+/// TLS 1.3.
+pub const SMTP_TLS1_3: c_int = 13;
+
+/// Turns certificate verification on (1, the default) or off (0). When on,
+/// the server's chain must lead to a trusted anchor (the system store plus
+/// any `smtp_set_tls_cafile`/`smtp_set_tls_cadir`) and its certificate must
+/// name the host given to connect (or `smtp_set_tls_server_name`); SNI is
+/// sent. Turning it off is the only way to skip these checks.
+#[no_mangle]
+pub extern "C" fn smtp_set_tls_verify(h: *mut smtp_handle, verify: c_int) -> smtp_status {
+    run(h, |c| {
+        c.tls_config().verify = verify != 0;
+        Ok(())
+    })
+}
+
+/// Adds the PEM trust anchors in `path` (NULL removes a file set before).
+#[no_mangle]
+pub extern "C" fn smtp_set_tls_cafile(h: *mut smtp_handle, path: *const c_char) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: NULL or a C string by contract.
+        c.tls_config().ca_file = unsafe { opt_cstr(path, "path") }?.map(Into::into);
+        Ok(())
+    })
+}
+
+/// Adds a hashed directory of trust anchors (NULL removes it).
+#[no_mangle]
+pub extern "C" fn smtp_set_tls_cadir(h: *mut smtp_handle, path: *const c_char) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: NULL or a C string by contract.
+        c.tls_config().ca_dir = unsafe { opt_cstr(path, "path") }?.map(Into::into);
+        Ok(())
+    })
+}
+
+/// Presents a client certificate: PEM chain in `cert`, PEM key in `key`
+/// (NULL: the key is in `cert`). NULL `cert` removes it.
+#[no_mangle]
+pub extern "C" fn smtp_set_tls_client_cert(
+    h: *mut smtp_handle,
+    cert: *const c_char,
+    key: *const c_char,
+) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: NULL or C strings by contract.
+        let (cert, key) = unsafe { (opt_cstr(cert, "cert")?, opt_cstr(key, "key")?) };
+        let cfg = c.tls_config();
+        cfg.cert_file = cert.map(Into::into);
+        cfg.key_file = key.map(Into::into);
+        Ok(())
+    })
+}
+
+/// The lowest TLS version accepted: SMTP_TLS1_0 .. SMTP_TLS1_3 (default
+/// SMTP_TLS1_2).
+#[no_mangle]
+pub extern "C" fn smtp_set_tls_min_version(h: *mut smtp_handle, version: c_int) -> smtp_status {
+    run(h, |c| {
+        c.tls_config().min_version = match version {
+            SMTP_TLS1_0 => TlsVersion::Tls10,
+            SMTP_TLS1_1 => TlsVersion::Tls11,
+            SMTP_TLS1_2 => TlsVersion::Tls12,
+            SMTP_TLS1_3 => TlsVersion::Tls13,
+            v => return Err(Error::invalid(format!("unknown TLS version {v}"))),
+        };
+        Ok(())
+    })
+}
+
+/// The name to verify and send as SNI instead of the host connected to
+/// (for connecting by address); NULL goes back to the host.
+#[no_mangle]
+pub extern "C" fn smtp_set_tls_server_name(
+    h: *mut smtp_handle,
+    name: *const c_char,
+) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: NULL or a C string by contract.
+        c.tls_config().server_name = unsafe { opt_cstr(name, "name") }?.map(str::to_string);
+        Ok(())
+    })
+}

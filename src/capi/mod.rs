@@ -1,0 +1,165 @@
+//! The C boundary: the only `extern "C"` and the only `unsafe` in libsmtp.
+//!
+//! Every exported function checks its pointers and strings, runs inside a
+//! panic boundary, and turns the engine's `Error` into a status code kept
+//! in the handle (sqlite3's errcode/errmsg model). No protocol logic lives
+//! here: each function converts arguments, calls the session, records the
+//! result.
+
+#![allow(non_camel_case_types)]
+// These functions are called from C; their pointer contracts are stated in
+// the header, and every pointer is checked before use.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
+
+use std::ffi::{c_char, c_int, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::{Error, Result, Status};
+use crate::session::Client;
+
+mod commands;
+mod handle;
+mod results;
+
+pub use commands::*;
+pub use handle::*;
+pub use results::*;
+
+/// A status code: `SMTP_OK` or one of the `SMTP_ERR_*` values. The values
+/// are fixed and mirror smtplib's exception classes.
+pub type smtp_status = c_int;
+
+/// Success.
+pub const SMTP_OK: smtp_status = 0;
+/// SMTPException: the base class (e.g. no suitable AUTH mechanism).
+pub const SMTP_ERR_EXCEPTION: smtp_status = 1;
+/// SMTPServerDisconnected: the connection was lost, or never made.
+pub const SMTP_ERR_SERVER_DISCONNECTED: smtp_status = 2;
+/// SMTPResponseException: an error reply (code and text kept).
+pub const SMTP_ERR_RESPONSE: smtp_status = 3;
+/// SMTPSenderRefused: MAIL FROM refused (sender kept).
+pub const SMTP_ERR_SENDER_REFUSED: smtp_status = 4;
+/// SMTPRecipientsRefused: every recipient refused (each one kept).
+pub const SMTP_ERR_RECIPIENTS_REFUSED: smtp_status = 5;
+/// SMTPDataError: the message data was refused.
+pub const SMTP_ERR_DATA: smtp_status = 6;
+/// SMTPConnectError: the greeting was not 220.
+pub const SMTP_ERR_CONNECT: smtp_status = 7;
+/// SMTPHeloError: HELO refused (after EHLO was).
+pub const SMTP_ERR_HELO: smtp_status = 8;
+/// SMTPNotSupportedError: the server does not offer what was asked.
+pub const SMTP_ERR_NOT_SUPPORTED: smtp_status = 9;
+/// SMTPAuthenticationError: credentials refused.
+pub const SMTP_ERR_AUTHENTICATION: smtp_status = 10;
+/// OSError: refused, reset, name not found (errno kept).
+pub const SMTP_ERR_IO: smtp_status = 20;
+/// TimeoutError: a deadline passed; the connection is closed.
+pub const SMTP_ERR_TIMEOUT: smtp_status = 21;
+/// ssl.SSLError: TLS handshake or certificate verification failed.
+pub const SMTP_ERR_TLS: smtp_status = 22;
+/// ValueError: a bad argument (NULL, bad UTF-8, CR/LF/NUL, zero timeout).
+pub const SMTP_ERR_INVALID: smtp_status = 23;
+/// A caught panic inside libsmtp; the connection is closed.
+pub const SMTP_ERR_INTERNAL: smtp_status = 24;
+
+/// Turns a C string into `&str`: NULL and bad UTF-8 are `Invalid`.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that outlives `'a`.
+unsafe fn cstr<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
+    if p.is_null() {
+        return Err(Error::invalid(format!("{what} is NULL")));
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    let s = unsafe { CStr::from_ptr(p) };
+    s.to_str()
+        .map_err(|_| Error::invalid(format!("{what} is not valid UTF-8")))
+}
+
+/// As `cstr`, with NULL meaning "not given".
+///
+/// # Safety
+/// As `cstr`.
+unsafe fn opt_cstr<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>> {
+    if p.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: forwarded contract.
+        unsafe { cstr(p, what) }.map(Some)
+    }
+}
+
+/// An array of `n` C strings; NULL is allowed only when `n` is 0.
+///
+/// # Safety
+/// `p` is NULL or points to `n` valid pointers, each as for `cstr`.
+unsafe fn str_array<'a>(p: *const *const c_char, n: usize, what: &str) -> Result<Vec<&'a str>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if p.is_null() {
+        return Err(Error::invalid(format!(
+            "{what} is NULL with a count of {n}"
+        )));
+    }
+    // SAFETY: `p` points to `n` pointers by the caller's contract.
+    let ptrs = unsafe { std::slice::from_raw_parts(p, n) };
+    ptrs.iter()
+        .enumerate()
+        // SAFETY: each element is a C string by the caller's contract.
+        .map(|(i, s)| unsafe { cstr(*s, &format!("{what}[{i}]")) })
+        .collect()
+}
+
+/// A byte buffer; NULL is allowed only when `len` is 0.
+///
+/// # Safety
+/// `p` is NULL or points to `len` readable bytes.
+unsafe fn bytes<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Error::invalid(format!(
+            "{what} is NULL with a length of {len}"
+        )));
+    }
+    // SAFETY: `len` readable bytes by the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// A C string from arbitrary bytes: NUL (which C cannot carry) becomes '?'.
+fn to_cstring(bytes: &[u8]) -> CString {
+    let clean: Vec<u8> = bytes
+        .iter()
+        .map(|&b| if b == 0 { b'?' } else { b })
+        .collect();
+    CString::new(clean).unwrap_or_default()
+}
+
+/// Runs `f` on the handle's session inside the panic boundary, records its
+/// outcome as the handle's last error and refreshes the borrowed strings.
+fn run(h: *mut handle::smtp_handle, f: impl FnOnce(&mut Client) -> Result<()>) -> smtp_status {
+    // SAFETY: a handle pointer is NULL or came from smtp_new*/smtp_open*
+    // and has not been freed (the header's contract); one thread at a time.
+    let Some(h) = (unsafe { h.as_mut() }) else {
+        return SMTP_ERR_INVALID;
+    };
+    let outcome = catch_unwind(AssertUnwindSafe(|| f(&mut h.client)));
+    let result = match outcome {
+        Ok(r) => r,
+        Err(_) => {
+            h.client.close();
+            Err(Error::new(
+                Status::Internal,
+                "internal error in libsmtp (caught); connection closed",
+            ))
+        }
+    };
+    h.record(result)
+}
+
+/// Runs `f` inside the panic boundary, returning `default` on a panic.
+fn guard<T>(default: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(default)
+}

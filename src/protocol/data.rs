@@ -1,0 +1,200 @@
+//! The DATA encoder (RFC 5321 §4.5.2), incremental across chunk boundaries.
+//!
+//! Unlike smtplib, which leaves a bytes message's line endings alone, every
+//! bare CR and bare LF becomes CRLF. A lone LF or CR followed by "." is what
+//! SMTP smuggling relies on; normalising closes that door whatever the body.
+//! Every line starting with "." gets another "."; the body always ends with
+//! CRLF before the final ".".
+
+/// Encodes a message body for DATA, chunk by chunk, in constant memory.
+#[derive(Debug, Clone)]
+pub struct DataEncoder {
+    /// The last input byte was CR, not yet known to be part of CRLF.
+    pending_cr: bool,
+    /// The output is at the start of a line.
+    at_line_start: bool,
+    /// Anything has been written.
+    started: bool,
+}
+
+impl Default for DataEncoder {
+    fn default() -> Self {
+        DataEncoder::new()
+    }
+}
+
+impl DataEncoder {
+    /// An encoder at the start of a body.
+    pub fn new() -> DataEncoder {
+        DataEncoder {
+            pending_cr: false,
+            at_line_start: true,
+            started: false,
+        }
+    }
+
+    /// Encodes `input`, appending the wire bytes to `out`.
+    pub fn encode(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
+        if input.is_empty() {
+            return;
+        }
+        self.started = true;
+        out.reserve(input.len() + input.len() / 64 + 4);
+        while !input.is_empty() {
+            if self.pending_cr {
+                self.pending_cr = false;
+                self.newline(out);
+                if input[0] == b'\n' {
+                    input = &input[1..];
+                }
+                continue;
+            }
+            if self.at_line_start && input[0] == b'.' {
+                out.push(b'.');
+            }
+            // Copy the run up to the next line break in one go.
+            let run = input
+                .iter()
+                .position(|b| *b == b'\r' || *b == b'\n')
+                .unwrap_or(input.len());
+            if run > 0 {
+                out.extend_from_slice(&input[..run]);
+                self.at_line_start = false;
+                input = &input[run..];
+                continue;
+            }
+            match input[0] {
+                b'\r' => self.pending_cr = true,
+                _ => self.newline(out),
+            }
+            input = &input[1..];
+        }
+    }
+
+    fn newline(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"\r\n");
+        self.at_line_start = true;
+    }
+
+    /// Ends the body: the last CRLF if missing, then ".\r\n". An empty body
+    /// is sent as one empty line, as smtplib sends it.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.pending_cr {
+            self.pending_cr = false;
+            self.newline(out);
+        }
+        if !self.started || !self.at_line_start {
+            self.newline(out);
+        }
+        out.extend_from_slice(b".\r\n");
+        *self = DataEncoder::new();
+    }
+
+    /// The number of bytes of `body` once its line endings are CRLF (what
+    /// SIZE= announces; dot-stuffing is transparency, not message content).
+    pub fn normalized_len(body: &[u8]) -> usize {
+        let mut len = body.len();
+        let mut prev_cr = false;
+        for &b in body {
+            if (prev_cr && b != b'\n') || (!prev_cr && b == b'\n') {
+                len += 1;
+            }
+            prev_cr = b == b'\r';
+        }
+        if prev_cr {
+            len += 1;
+        }
+        len
+    }
+}
+
+/// Encodes a whole body at once (DATA payload including the final ".").
+pub fn encode_all(body: &[u8]) -> Vec<u8> {
+    let mut enc = DataEncoder::new();
+    let mut out = Vec::new();
+    enc.encode(body, &mut out);
+    enc.finish(&mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_body_is_kept_and_terminated() {
+        assert_eq!(
+            encode_all(b"Subject: x\r\n\r\nhi\r\n"),
+            b"Subject: x\r\n\r\nhi\r\n.\r\n"
+        );
+    }
+
+    #[test]
+    fn missing_final_crlf_is_added() {
+        assert_eq!(encode_all(b"hi"), b"hi\r\n.\r\n");
+    }
+
+    #[test]
+    fn empty_body_is_one_empty_line() {
+        assert_eq!(encode_all(b""), b"\r\n.\r\n");
+    }
+
+    #[test]
+    fn bare_lf_and_bare_cr_become_crlf() {
+        assert_eq!(encode_all(b"a\nb\rc\r\n"), b"a\r\nb\r\nc\r\n.\r\n");
+        assert_eq!(encode_all(b"a\r"), b"a\r\n.\r\n");
+        assert_eq!(encode_all(b"a\r\r\n"), b"a\r\n\r\n.\r\n");
+    }
+
+    #[test]
+    fn smuggling_sequences_cannot_end_the_data() {
+        // "\n.\n" and "\r.\r" would end DATA on lenient servers.
+        assert_eq!(
+            encode_all(b"x\n.\nMAIL FROM:<a>\n"),
+            b"x\r\n..\r\nMAIL FROM:<a>\r\n.\r\n"
+        );
+        assert_eq!(encode_all(b"x\r.\ry"), b"x\r\n..\r\ny\r\n.\r\n");
+    }
+
+    #[test]
+    fn dot_stuffing() {
+        // RFC 5321 §4.5.2: "Before sending a line of mail text, the SMTP
+        // client checks the first character of the line. If it is a period,
+        // one additional period is inserted at the beginning of the line."
+        assert_eq!(
+            encode_all(b".\r\n..x\r\na.b\r\n"),
+            b"..\r\n...x\r\na.b\r\n.\r\n"
+        );
+        assert_eq!(encode_all(b".hidden"), b"..hidden\r\n.\r\n");
+    }
+
+    #[test]
+    fn every_split_point_gives_the_same_bytes() {
+        let body = b".a\r\n.\rb\n\r\n..c\r\r\nd.\n.";
+        let whole = encode_all(body);
+        for split in 0..=body.len() {
+            for split2 in split..=body.len() {
+                let mut enc = DataEncoder::new();
+                let mut out = Vec::new();
+                enc.encode(&body[..split], &mut out);
+                enc.encode(&body[split..split2], &mut out);
+                enc.encode(&body[split2..], &mut out);
+                enc.finish(&mut out);
+                assert_eq!(out, whole, "splits {split} {split2}");
+            }
+        }
+    }
+
+    #[test]
+    fn normalized_len_counts_crlf() {
+        for body in [&b"a\nb"[..], b"a\r\nb", b"a\rb\r", b"", b"\n\n", b"\r\r\n"] {
+            let mut enc = DataEncoder::new();
+            let mut out = Vec::new();
+            enc.encode(body, &mut out);
+            if enc.pending_cr {
+                out.extend_from_slice(b"\r\n");
+            }
+            assert_eq!(DataEncoder::normalized_len(body), out.len(), "{body:?}");
+        }
+    }
+}

@@ -1,0 +1,845 @@
+//! The session: an SMTP or LMTP client with smtplib's semantics, built on the
+//! protocol core and the transport.
+//!
+//! Where smtplib returns `(code, message)` the methods here return the
+//! `Reply`; where smtplib raises, they return an `Error` of the matching
+//! `Status`. Every reply read is also kept as `last_reply()`.
+
+use std::time::Duration;
+
+use crate::error::{Error, RecipientResult, Result, Status};
+use crate::protocol::command;
+use crate::protocol::data::DataEncoder;
+use crate::protocol::ehlo::EhloFeatures;
+use crate::protocol::reply::{Reply, ReplyError};
+use crate::transport::{Connection, ReadError, TlsConfig, TlsInfo};
+
+mod debug;
+
+pub use debug::DebugSink;
+
+/// smtplib's SMTP_PORT.
+pub const SMTP_PORT: u16 = 25;
+/// smtplib's SMTP_SSL_PORT.
+pub const SMTP_SSL_PORT: u16 = 465;
+/// smtplib's LMTP_PORT.
+pub const LMTP_PORT: u16 = 2003;
+/// The deadline of each operation unless the caller sets another.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which of smtplib's classes a client behaves as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `SMTP`: plain TCP, STARTTLS available.
+    Smtp,
+    /// `SMTP_SSL`: TLS from the first byte.
+    SmtpSsl,
+    /// `LMTP`: LHLO, Unix sockets, one reply per recipient after DATA.
+    Lmtp,
+}
+
+/// An SMTP/LMTP client session.
+pub struct Client {
+    kind: Kind,
+    conn: Option<Connection>,
+    host: String,
+    local_hostname: Option<String>,
+    timeout: Duration,
+    source_address: Option<(String, u16)>,
+    tls: TlsConfig,
+    helo_resp: Option<Vec<u8>>,
+    ehlo_resp: Option<Vec<u8>>,
+    does_esmtp: bool,
+    features: EhloFeatures,
+    smtputf8: bool,
+    last_reply: Option<Reply>,
+    results: Vec<RecipientResult>,
+    debug: DebugSink,
+}
+
+impl Client {
+    /// An unconnected client of the given kind.
+    pub fn new(kind: Kind) -> Client {
+        Client {
+            kind,
+            conn: None,
+            host: String::new(),
+            local_hostname: None,
+            timeout: DEFAULT_TIMEOUT,
+            source_address: None,
+            tls: TlsConfig::default(),
+            helo_resp: None,
+            ehlo_resp: None,
+            does_esmtp: false,
+            features: EhloFeatures::default(),
+            smtputf8: false,
+            last_reply: None,
+            results: Vec::new(),
+            debug: DebugSink::default(),
+        }
+    }
+
+    /// The kind given at creation.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// smtplib's default_port.
+    pub fn default_port(&self) -> u16 {
+        match self.kind {
+            Kind::Smtp => SMTP_PORT,
+            Kind::SmtpSsl => SMTP_SSL_PORT,
+            Kind::Lmtp => LMTP_PORT,
+        }
+    }
+
+    // ----- settings -------------------------------------------------------
+
+    /// The name sent in HELO/EHLO/LHLO (smtplib's local_hostname). Defaults
+    /// to this machine's fully qualified name, or "[address]" without one.
+    pub fn local_hostname(&mut self) -> &str {
+        self.local_hostname.get_or_insert_with(local_fqdn)
+    }
+
+    /// Sets the name sent in HELO/EHLO/LHLO.
+    pub fn set_local_hostname(&mut self, name: &str) -> Result<()> {
+        command::check_arg(name, false)?;
+        if name.is_empty() || name.contains(' ') {
+            return Err(Error::invalid("local hostname must be one non-empty word"));
+        }
+        self.local_hostname = Some(name.to_string());
+        Ok(())
+    }
+
+    /// The deadline of each operation.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Sets the deadline of each operation. Zero is refused, as smtplib
+    /// refuses a zero timeout (it would mean a non-blocking socket).
+    pub fn set_timeout(&mut self, timeout: Duration) -> Result<()> {
+        if timeout.is_zero() {
+            return Err(Error::invalid(
+                "Non-blocking socket (timeout=0) is not supported",
+            ));
+        }
+        self.timeout = timeout;
+        if let Some(conn) = &mut self.conn {
+            conn.set_timeout(timeout);
+        }
+        Ok(())
+    }
+
+    /// Binds outgoing connections to this address and port (0: any).
+    pub fn set_source_address(&mut self, host: &str, port: u16) {
+        self.source_address = if host.is_empty() && port == 0 {
+            None
+        } else {
+            Some((host.to_string(), port))
+        };
+    }
+
+    /// The source address set, if any.
+    pub fn source_address(&self) -> Option<(&str, u16)> {
+        self.source_address.as_ref().map(|(h, p)| (h.as_str(), *p))
+    }
+
+    /// The TLS settings used by implicit TLS and STARTTLS.
+    pub fn tls_config(&mut self) -> &mut TlsConfig {
+        &mut self.tls
+    }
+
+    /// The transcript settings.
+    pub fn debug(&mut self) -> &mut DebugSink {
+        &mut self.debug
+    }
+
+    // ----- state ----------------------------------------------------------
+
+    /// Whether a connection is open.
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// Whether the connection is encrypted.
+    pub fn is_tls(&self) -> bool {
+        self.conn.as_ref().is_some_and(Connection::is_tls)
+    }
+
+    /// Whether the server is on this machine (loopback or Unix socket).
+    pub fn is_local_peer(&self) -> bool {
+        self.conn.as_ref().is_some_and(Connection::is_local)
+    }
+
+    /// What TLS negotiated, when encrypted.
+    pub fn tls_info(&self) -> Option<TlsInfo> {
+        self.conn.as_ref().and_then(Connection::tls_info)
+    }
+
+    /// The host connected to (without the port).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// smtplib's helo_resp.
+    pub fn helo_resp(&self) -> Option<&[u8]> {
+        self.helo_resp.as_deref()
+    }
+
+    /// smtplib's ehlo_resp.
+    pub fn ehlo_resp(&self) -> Option<&[u8]> {
+        self.ehlo_resp.as_deref()
+    }
+
+    /// smtplib's does_esmtp.
+    pub fn does_esmtp(&self) -> bool {
+        self.does_esmtp
+    }
+
+    /// smtplib's esmtp_features.
+    pub fn features(&self) -> &EhloFeatures {
+        &self.features
+    }
+
+    /// smtplib's has_extn(): case is ignored.
+    pub fn has_extn(&self, name: &str) -> bool {
+        self.features.has(name)
+    }
+
+    /// The last reply read, whatever the command.
+    pub fn last_reply(&self) -> Option<&Reply> {
+        self.last_reply.as_ref()
+    }
+
+    /// Every recipient's outcome in the last `sendmail`.
+    pub fn recipient_results(&self) -> &[RecipientResult] {
+        &self.results
+    }
+
+    // ----- connection -----------------------------------------------------
+
+    /// smtplib's connect(): "host:port" is split when `port` is 0; port 0
+    /// means the default port; for LMTP a host starting with "/" is a Unix
+    /// socket. Unlike smtplib, a greeting other than 220 is an error here
+    /// (`Connect`, as smtplib's constructor raises) and closes the connection.
+    pub fn connect(&mut self, host: &str, port: u16) -> Result<Reply> {
+        if self.conn.is_some() {
+            self.close();
+        }
+        command::check_arg(host, true)?;
+        let (host, port) = split_host_port(host, port)?;
+        let host = if host.is_empty() {
+            "localhost".to_string()
+        } else {
+            host
+        };
+        let port = if port == 0 { self.default_port() } else { port };
+        self.host = host.clone();
+        self.reset_esmtp();
+        self.debug.line(&format!("connect: ('{host}', {port})"));
+        let conn = if self.kind == Kind::Lmtp && host.starts_with('/') {
+            Connection::unix(&host, self.timeout)?
+        } else {
+            Connection::tcp(&host, port, self.timeout, self.source_address.as_ref())?
+        };
+        self.conn = Some(conn);
+        if self.kind == Kind::SmtpSsl {
+            let tls = self.tls.clone();
+            let result = self.conn.as_mut().map(|c| c.start_tls(&tls, &host));
+            if let Some(Err(e)) = result {
+                self.close();
+                return Err(e);
+            }
+        }
+        let reply = self.getreply()?;
+        if reply.code != 220 {
+            self.close();
+            return Err(Error::reply(Status::Connect, reply.code, &reply.text()));
+        }
+        Ok(reply)
+    }
+
+    /// smtplib's close(): drops the connection without QUIT.
+    pub fn close(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            conn.shutdown();
+        }
+    }
+
+    fn reset_esmtp(&mut self) {
+        self.helo_resp = None;
+        self.ehlo_resp = None;
+        self.does_esmtp = false;
+        self.features = EhloFeatures::default();
+        self.smtputf8 = false;
+    }
+
+    fn conn(&mut self) -> Result<&mut Connection> {
+        self.conn
+            .as_mut()
+            .ok_or_else(|| Error::disconnected("please run connect() first"))
+    }
+
+    /// Sends raw bytes; a failure closes the connection.
+    pub(crate) fn send(&mut self, data: &[u8]) -> Result<()> {
+        let conn = self.conn()?;
+        if let Err(e) = conn.send(data) {
+            self.close();
+            return Err(if crate::error::is_timeout(&e) {
+                Error::from_io(&e, "send")
+            } else {
+                Error::disconnected(format!("Server not connected: {e}"))
+            });
+        }
+        Ok(())
+    }
+
+    /// smtplib's putcmd(): builds, checks and sends one command.
+    pub fn putcmd(&mut self, verb: &str, args: &str) -> Result<()> {
+        let line = command::build(verb, args, self.smtputf8)?;
+        self.conn()?;
+        self.debug.sent(&line);
+        self.send(&line)
+    }
+
+    /// Sends a command whose arguments are secret: the transcript shows only
+    /// the verb.
+    #[allow(dead_code)] // used by AUTH
+    pub(crate) fn putcmd_secret(&mut self, verb: &str, args: &str) -> Result<()> {
+        let line = command::build(verb, args, self.smtputf8)?;
+        self.conn()?;
+        self.debug.sent_redacted(verb);
+        self.send(&line)
+    }
+
+    /// smtplib's getreply(): reads one reply. A lost, timed-out or garbled
+    /// connection is closed.
+    pub fn getreply(&mut self) -> Result<Reply> {
+        let result = self.conn()?.read_reply();
+        match result {
+            Ok(reply) => {
+                self.debug.reply(&reply);
+                self.last_reply = Some(reply.clone());
+                Ok(reply)
+            }
+            Err(e) => {
+                self.close();
+                Err(match e {
+                    ReadError::Closed => Error::disconnected("Connection unexpectedly closed"),
+                    ReadError::Io(io) if crate::error::is_timeout(&io) => {
+                        Error::from_io(&io, "waiting for a reply")
+                    }
+                    ReadError::Io(io) => {
+                        Error::disconnected(format!("Connection unexpectedly closed: {io}"))
+                    }
+                    ReadError::Reply(ReplyError::LineTooLong) => {
+                        Error::reply(Status::Response, 500, b"Line too long.")
+                    }
+                    ReadError::Reply(other) => {
+                        let mut e = Error::new(Status::Response, other.to_string());
+                        e.code = Some(-1);
+                        e.text = other.to_string().into_bytes();
+                        e
+                    }
+                })
+            }
+        }
+    }
+
+    /// Reads a reply without keeping secrets from the transcript.
+    #[allow(dead_code)] // used by AUTH
+    pub(crate) fn getreply_secret(&mut self) -> Result<Reply> {
+        let saved = self.debug.redacting(true);
+        let reply = self.getreply();
+        self.debug.redacting(saved);
+        reply
+    }
+
+    /// smtplib's docmd(): a command and its reply.
+    pub fn docmd(&mut self, verb: &str, args: &str) -> Result<Reply> {
+        self.putcmd(verb, args)?;
+        self.getreply()
+    }
+
+    /// A 421 reply means the server is closing the channel (RFC 5321
+    /// §3.8): close our side as well, sending nothing more.
+    fn close_on_421(&mut self, reply: &Reply) {
+        if reply.code == 421 {
+            self.close();
+        }
+    }
+
+    // ----- greeting -------------------------------------------------------
+
+    /// smtplib's helo(): HELO with `name`, or the local hostname when empty.
+    pub fn helo(&mut self, name: &str) -> Result<Reply> {
+        let name = self.name_or_default(name);
+        let reply = self.docmd("HELO", &name)?;
+        self.helo_resp = Some(reply.text());
+        Ok(reply)
+    }
+
+    /// smtplib's ehlo() (LHLO for LMTP): on 250, the features are parsed and
+    /// does_esmtp is set; any other reply is returned as it is.
+    pub fn ehlo(&mut self, name: &str) -> Result<Reply> {
+        let name = self.name_or_default(name);
+        self.features = EhloFeatures::default();
+        let verb = if self.kind == Kind::Lmtp {
+            "LHLO"
+        } else {
+            "EHLO"
+        };
+        let reply = self.docmd(verb, &name)?;
+        self.ehlo_resp = Some(reply.text());
+        if reply.code != 250 {
+            self.close_on_421(&reply);
+            return Ok(reply);
+        }
+        self.does_esmtp = true;
+        self.features = EhloFeatures::parse(&reply.lines);
+        Ok(reply)
+    }
+
+    fn name_or_default(&mut self, name: &str) -> String {
+        if name.is_empty() {
+            self.local_hostname().to_string()
+        } else {
+            name.to_string()
+        }
+    }
+
+    /// smtplib's ehlo_or_helo_if_needed(): EHLO, then HELO if EHLO was
+    /// refused, unless one of them already succeeded this session.
+    pub fn ehlo_or_helo_if_needed(&mut self) -> Result<()> {
+        if self.helo_resp.is_some() || self.ehlo_resp.is_some() {
+            return Ok(());
+        }
+        let reply = self.ehlo("")?;
+        if reply.is_positive() {
+            return Ok(());
+        }
+        if !self.is_connected() {
+            return Err(Error::reply(Status::Helo, reply.code, &reply.text()));
+        }
+        let reply = self.helo("")?;
+        if !reply.is_positive() {
+            self.close_on_421(&reply);
+            return Err(Error::reply(Status::Helo, reply.code, &reply.text()));
+        }
+        Ok(())
+    }
+
+    // ----- simple commands ------------------------------------------------
+
+    /// smtplib's rset().
+    pub fn rset(&mut self) -> Result<Reply> {
+        self.docmd("RSET", "")
+    }
+
+    /// smtplib's _rset(): RSET whose failure is swallowed, after a failed
+    /// transaction.
+    fn rset_quietly(&mut self) {
+        if self.is_connected() {
+            let _ = self.rset();
+        }
+    }
+
+    /// smtplib's noop().
+    pub fn noop(&mut self) -> Result<Reply> {
+        self.docmd("NOOP", "")
+    }
+
+    /// smtplib's verify(): VRFY with the bare address.
+    pub fn verify(&mut self, address: &str) -> Result<Reply> {
+        self.docmd("VRFY", &command::addr_only(address))
+    }
+
+    /// smtplib's expn(): EXPN with the bare address.
+    pub fn expn(&mut self, address: &str) -> Result<Reply> {
+        self.docmd("EXPN", &command::addr_only(address))
+    }
+
+    /// smtplib's help(): HELP, with an optional argument.
+    pub fn help(&mut self, args: &str) -> Result<Reply> {
+        self.docmd("HELP", args)
+    }
+
+    /// smtplib's quit(): QUIT, then close whatever the outcome.
+    pub fn quit(&mut self) -> Result<Reply> {
+        let result = self.docmd("QUIT", "");
+        self.close();
+        self.reset_esmtp();
+        result
+    }
+
+    // ----- transaction ----------------------------------------------------
+
+    /// smtplib's mail(): MAIL FROM with the quoted address; options are sent
+    /// only to an ESMTP server. SMTPUTF8 among them needs the extension
+    /// (`NotSupported` otherwise) and allows UTF-8 in later commands.
+    pub fn mail(&mut self, sender: &str, options: &[&str]) -> Result<Reply> {
+        let mut optionlist = String::new();
+        if !options.is_empty() && self.does_esmtp {
+            if options.iter().any(|o| o.eq_ignore_ascii_case("smtputf8")) {
+                if !self.has_extn("smtputf8") {
+                    return Err(Error::new(
+                        Status::NotSupported,
+                        "SMTPUTF8 not supported by server",
+                    ));
+                }
+                self.smtputf8 = true;
+            }
+            for o in options {
+                optionlist.push(' ');
+                optionlist.push_str(o);
+            }
+        }
+        self.docmd(
+            "MAIL",
+            &format!("FROM:{}{}", command::quoteaddr(sender), optionlist),
+        )
+    }
+
+    /// smtplib's rcpt(): RCPT TO with the quoted address and options.
+    pub fn rcpt(&mut self, recipient: &str, options: &[&str]) -> Result<Reply> {
+        let mut args = format!("TO:{}", command::quoteaddr(recipient));
+        for o in options {
+            args.push(' ');
+            args.push_str(o);
+        }
+        self.docmd("RCPT", &args)
+    }
+
+    /// smtplib's data(): DATA, then the encoded body and the reply to its
+    /// end. A reply other than 354 to DATA is a `Data` error. For LMTP this
+    /// reads only the first of the per-recipient replies: use `sendmail`.
+    pub fn data(&mut self, msg: &[u8]) -> Result<Reply> {
+        let reply = self.docmd("DATA", "")?;
+        if reply.code != 354 {
+            self.close_on_421(&reply);
+            return Err(Error::reply(Status::Data, reply.code, &reply.text()));
+        }
+        self.send_body(msg)?;
+        self.getreply()
+    }
+
+    /// Encodes and sends a whole body and its final ".", in slices so that
+    /// memory stays bounded whatever the body's size.
+    fn send_body(&mut self, msg: &[u8]) -> Result<()> {
+        const SLICE: usize = 256 * 1024;
+        let mut enc = DataEncoder::new();
+        let mut out = Vec::with_capacity(SLICE + SLICE / 8);
+        self.debug
+            .line(&format!("send: <message data, {} bytes>", msg.len()));
+        for chunk in msg.chunks(SLICE) {
+            out.clear();
+            enc.encode(chunk, &mut out);
+            self.send(&out)?;
+        }
+        out.clear();
+        enc.finish(&mut out);
+        self.send(&out)
+    }
+
+    /// smtplib's sendmail(). Returns the refused recipients (address, code,
+    /// text) when at least one was accepted; `recipient_results()` then
+    /// holds every recipient's outcome. Errors as smtplib raises them:
+    /// `SenderRefused`, `RecipientsRefused` (all refused), `Data`, `Helo`,
+    /// `NotSupported`; after a refusal RSET is sent (its failure ignored),
+    /// except after a 421, which closes the connection.
+    pub fn sendmail(
+        &mut self,
+        from: &str,
+        to: &[&str],
+        msg: &[u8],
+        mail_options: &[&str],
+        rcpt_options: &[&str],
+    ) -> Result<Vec<RecipientResult>> {
+        self.results.clear();
+        if to.is_empty() {
+            return Err(Error::invalid("sendmail needs at least one recipient"));
+        }
+        for addr in std::iter::once(&from).chain(to) {
+            command::check_arg(addr, true)?;
+        }
+        for o in mail_options.iter().chain(rcpt_options) {
+            command::check_arg(o, false)?;
+        }
+        self.ehlo_or_helo_if_needed()?;
+        let mut esmtp_opts: Vec<String> = Vec::new();
+        if self.does_esmtp {
+            if self.has_extn("size") {
+                esmtp_opts.push(format!("SIZE={}", DataEncoder::normalized_len(msg)));
+            }
+            esmtp_opts.extend(mail_options.iter().map(|o| o.to_string()));
+        }
+        let opts: Vec<&str> = esmtp_opts.iter().map(String::as_str).collect();
+        let result = self.transaction(from, to, msg, &opts, rcpt_options);
+        self.smtputf8 = false;
+        result
+    }
+
+    fn transaction(
+        &mut self,
+        from: &str,
+        to: &[&str],
+        msg: &[u8],
+        mail_options: &[&str],
+        rcpt_options: &[&str],
+    ) -> Result<Vec<RecipientResult>> {
+        let reply = self.mail(from, mail_options)?;
+        if reply.code != 250 {
+            if reply.code == 421 {
+                self.close();
+            } else {
+                self.rset_quietly();
+            }
+            let mut e = Error::reply(Status::SenderRefused, reply.code, &reply.text());
+            e.sender = Some(from.to_string());
+            return Err(e);
+        }
+        for addr in to {
+            let reply = self.rcpt(addr, rcpt_options)?;
+            let accepted = reply.code == 250 || reply.code == 251;
+            self.results.push(RecipientResult {
+                address: addr.to_string(),
+                code: reply.code,
+                text: reply.text(),
+                accepted,
+            });
+            if reply.code == 421 {
+                self.close();
+                return Err(self.recipients_refused());
+            }
+        }
+        if self.results.iter().all(|r| !r.accepted) {
+            self.rset_quietly();
+            return Err(self.recipients_refused());
+        }
+        let reply = self.docmd("DATA", "")?;
+        if reply.code != 354 {
+            if reply.code == 421 {
+                self.close();
+            } else {
+                self.rset_quietly();
+            }
+            return Err(Error::reply(Status::Data, reply.code, &reply.text()));
+        }
+        self.send_body(msg)?;
+        if self.kind == Kind::Lmtp {
+            return self.lmtp_replies();
+        }
+        let reply = self.getreply()?;
+        if reply.code != 250 {
+            if reply.code == 421 {
+                self.close();
+            } else {
+                self.rset_quietly();
+            }
+            return Err(Error::reply(Status::Data, reply.code, &reply.text()));
+        }
+        Ok(self.refused())
+    }
+
+    /// RFC 2033 §4.2: after the final ".", "the LMTP server returns one reply
+    /// for each recipient that was successfully named in a RCPT command",
+    /// in the order of those RCPT commands. Each becomes that recipient's
+    /// result; when none was delivered the error is `Data`.
+    fn lmtp_replies(&mut self) -> Result<Vec<RecipientResult>> {
+        let accepted: Vec<usize> = (0..self.results.len())
+            .filter(|i| self.results[*i].accepted)
+            .collect();
+        let mut last = None;
+        for i in accepted {
+            let reply = self.getreply()?;
+            let r = &mut self.results[i];
+            r.code = reply.code;
+            r.text = reply.text();
+            r.accepted = reply.code == 250;
+            last = Some(reply);
+        }
+        if self.results.iter().all(|r| !r.accepted) {
+            let reply = last.unwrap_or(Reply {
+                code: -1,
+                lines: Vec::new(),
+            });
+            let mut e = Error::reply(Status::Data, reply.code, &reply.text());
+            e.recipients = self.refused();
+            return Err(e);
+        }
+        Ok(self.refused())
+    }
+
+    fn refused(&self) -> Vec<RecipientResult> {
+        self.results
+            .iter()
+            .filter(|r| !r.accepted)
+            .cloned()
+            .collect()
+    }
+
+    fn recipients_refused(&self) -> Error {
+        let refused = self.refused();
+        let mut e = Error::new(
+            Status::RecipientsRefused,
+            format!("all {} recipients were refused", refused.len()),
+        );
+        if let Some(last) = refused.last() {
+            e.code = Some(last.code);
+            e.text = last.text.clone();
+        }
+        e.recipients = refused;
+        e
+    }
+
+    // ----- TLS -------------------------------------------------------------
+
+    /// smtplib's starttls(), hardened (RFC 3207): STARTTLS must be offered
+    /// (`NotSupported` and nothing sent otherwise); a reply other than 220 is
+    /// a `Response` error; any byte the server sent after the 220 and before
+    /// the handshake is an injection attempt: `Tls` error, connection closed.
+    /// After the handshake everything EHLO taught is forgotten and EHLO is
+    /// sent again at once.
+    pub fn starttls(&mut self) -> Result<Reply> {
+        self.ehlo_or_helo_if_needed()?;
+        if self.is_tls() {
+            return Err(Error::new(
+                Status::Exception,
+                "the connection is already encrypted",
+            ));
+        }
+        if !self.has_extn("starttls") {
+            return Err(Error::new(
+                Status::NotSupported,
+                "STARTTLS extension not supported by server.",
+            ));
+        }
+        let reply = self.docmd("STARTTLS", "")?;
+        if reply.code != 220 {
+            self.close_on_421(&reply);
+            return Err(Error::reply(Status::Response, reply.code, &reply.text()));
+        }
+        let injected = self.conn()?.buffered();
+        if injected > 0 {
+            self.close();
+            return Err(Error::new(
+                Status::Tls,
+                format!(
+                    "server sent {injected} bytes after its 220 reply to STARTTLS, before the \
+                     TLS handshake (response injection); connection closed"
+                ),
+            ));
+        }
+        let tls = self.tls.clone();
+        let host = self.host.clone();
+        let result = self.conn()?.start_tls(&tls, &host);
+        if let Err(e) = result {
+            self.close();
+            return Err(e);
+        }
+        if let Some(info) = self.tls_info() {
+            self.debug.line(&format!(
+                "tls: {} {} peer {}",
+                info.version, info.cipher, info.peer_subject
+            ));
+        }
+        self.reset_esmtp();
+        self.ehlo_or_helo_if_needed()?;
+        Ok(reply)
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// smtplib's connect(): with no port and exactly one ':', the part after it
+/// is the port.
+fn split_host_port(host: &str, port: u16) -> Result<(String, u16)> {
+    if port == 0 && host.find(':') == host.rfind(':') {
+        if let Some(i) = host.rfind(':') {
+            let p = host[i + 1..].parse::<u16>().map_err(|_| {
+                Error::new(Status::Io, format!("nonnumeric port: {:?}", &host[i + 1..]))
+            })?;
+            return Ok((host[..i].to_string(), p));
+        }
+    }
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    Ok((host.to_string(), port))
+}
+
+/// socket.getfqdn() with smtplib's fallback: the host name when it is
+/// qualified, else its canonical name, else "[address]".
+fn local_fqdn() -> String {
+    let name = dns_lookup::get_hostname().unwrap_or_default();
+    if name.contains('.') {
+        return name;
+    }
+    let hints = dns_lookup::AddrInfoHints {
+        flags: libc::AI_CANONNAME,
+        socktype: libc::SOCK_STREAM,
+        ..Default::default()
+    };
+    let mut addr = None;
+    if !name.is_empty() {
+        if let Ok(infos) = dns_lookup::getaddrinfo(Some(&name), None, Some(hints)) {
+            for info in infos.flatten() {
+                if let Some(canon) = info.canonname.as_ref().filter(|c| c.contains('.')) {
+                    return canon.clone();
+                }
+                addr.get_or_insert(info.sockaddr.ip());
+            }
+        }
+    }
+    match addr {
+        Some(std::net::IpAddr::V6(a)) => format!("[IPv6:{a}]"),
+        Some(a) => format!("[{a}]"),
+        None => "[127.0.0.1]".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_split_as_smtplib() {
+        assert_eq!(split_host_port("mx:2525", 0).unwrap(), ("mx".into(), 2525));
+        assert_eq!(split_host_port("mx", 0).unwrap(), ("mx".into(), 0));
+        assert_eq!(
+            split_host_port("mx:25", 587).unwrap(),
+            ("mx:25".into(), 587)
+        );
+        assert_eq!(split_host_port("::1", 25).unwrap(), ("::1".into(), 25));
+        assert_eq!(split_host_port("[::1]", 25).unwrap(), ("::1".into(), 25));
+        assert_eq!(split_host_port("mx:x", 0).unwrap_err().status, Status::Io);
+    }
+
+    #[test]
+    fn local_fqdn_is_a_name_or_literal() {
+        let n = local_fqdn();
+        assert!(n.contains('.') || n.starts_with('['), "{n}");
+        assert!(command::check_arg(&n, false).is_ok());
+    }
+
+    #[test]
+    fn zero_timeout_is_invalid() {
+        let mut c = Client::new(Kind::Smtp);
+        assert_eq!(
+            c.set_timeout(Duration::ZERO).unwrap_err().status,
+            Status::Invalid
+        );
+    }
+
+    #[test]
+    fn commands_before_connect_are_disconnected() {
+        let mut c = Client::new(Kind::Smtp);
+        assert_eq!(c.noop().unwrap_err().status, Status::ServerDisconnected);
+    }
+}
