@@ -1,0 +1,142 @@
+//! A scripted SMTP server for exact bytes and hostile behaviour. It runs a
+//! list of steps on one accepted connection and returns every byte the
+//! client sent, up to the client's close (or a quiet second after the
+//! script ended), so a test can assert both what was sent and that nothing
+//! more was.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// One thing the server does.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Send these bytes as they are.
+    Send(Vec<u8>),
+    /// Read one line from the client (to LF).
+    Line,
+    /// Read message data up to and including "\r\n.\r\n".
+    Data,
+    /// Wait.
+    Sleep(Duration),
+    /// Close the connection at once.
+    Close,
+}
+
+/// Sends `text` followed by CRLF.
+pub fn send(text: &str) -> Step {
+    Step::Send(format!("{text}\r\n").into_bytes())
+}
+
+/// Reads a client line, then sends `reply` (CRLF added).
+pub fn reply(reply: &str) -> Vec<Step> {
+    vec![Step::Line, send(reply)]
+}
+
+/// The usual opening: greeting, then EHLO answered with `features`.
+pub fn esmtp_opening(features: &[&str]) -> Vec<Step> {
+    let mut steps = vec![send("220 scripted.example ESMTP")];
+    steps.push(Step::Line);
+    if features.is_empty() {
+        steps.push(send("250 scripted.example"));
+    } else {
+        steps.push(send("250-scripted.example"));
+        for (i, f) in features.iter().enumerate() {
+            let sep = if i + 1 == features.len() { ' ' } else { '-' };
+            steps.push(send(&format!("250{sep}{f}")));
+        }
+    }
+    steps
+}
+
+/// A running scripted server.
+pub struct Scripted {
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    thread: JoinHandle<Vec<u8>>,
+}
+
+impl Scripted {
+    /// Listens on a free loopback port and runs `steps` on the first
+    /// connection.
+    pub fn start(steps: Vec<Step>) -> Scripted {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let thread = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("accept");
+            run(stream, steps)
+        });
+        Scripted { port, thread }
+    }
+
+    /// Waits for the dialog to end and returns what the client sent.
+    pub fn finish(self) -> Vec<u8> {
+        self.thread.join().expect("scripted server thread")
+    }
+
+    /// As `finish`, as text (lossy), for readable assertions.
+    pub fn transcript(self) -> String {
+        String::from_utf8_lossy(&self.finish()).into_owned()
+    }
+}
+
+fn run(mut stream: TcpStream, steps: Vec<Step>) -> Vec<u8> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    for step in steps {
+        match step {
+            Step::Send(bytes) => {
+                if stream.write_all(&bytes).is_err() {
+                    return got;
+                }
+            }
+            Step::Line => {
+                if !read_until(&mut stream, &mut got, b"\n") {
+                    return got;
+                }
+            }
+            Step::Data => {
+                if !read_until(&mut stream, &mut got, b"\r\n.\r\n") {
+                    return got;
+                }
+            }
+            Step::Sleep(d) => std::thread::sleep(d),
+            Step::Close => {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+                return got;
+            }
+        }
+    }
+    // Whatever else the client sends, until it closes or goes quiet.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
+/// Reads byte by byte until `got` ends with `end`; false on EOF or error.
+fn read_until(stream: &mut TcpStream, got: &mut Vec<u8>, end: &[u8]) -> bool {
+    let start = got.len();
+    let mut byte = [0u8; 1];
+    loop {
+        match stream.read(&mut byte) {
+            Ok(1) => {
+                got.push(byte[0]);
+                if got[start..].ends_with(end) {
+                    return true;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
