@@ -452,11 +452,13 @@ impl Client {
 
     /// smtplib's verify(): VRFY with the bare address.
     pub fn verify(&mut self, address: &str) -> Result<Reply> {
+        command::check_arg(address, true)?;
         self.docmd("VRFY", &command::addr_only(address))
     }
 
     /// smtplib's expn(): EXPN with the bare address.
     pub fn expn(&mut self, address: &str) -> Result<Reply> {
+        command::check_arg(address, true)?;
         self.docmd("EXPN", &command::addr_only(address))
     }
 
@@ -479,6 +481,9 @@ impl Client {
     /// only to an ESMTP server. SMTPUTF8 among them needs the extension
     /// (`NotSupported` otherwise) and allows UTF-8 in later commands.
     pub fn mail(&mut self, sender: &str, options: &[&str]) -> Result<Reply> {
+        // Checked before parsing: the address parser folds white space, and
+        // a line break must be refused, not silently removed.
+        command::check_arg(sender, true)?;
         let mut optionlist = String::new();
         if !options.is_empty() && self.does_esmtp {
             if options.iter().any(|o| o.eq_ignore_ascii_case("smtputf8")) {
@@ -503,6 +508,7 @@ impl Client {
 
     /// smtplib's rcpt(): RCPT TO with the quoted address and options.
     pub fn rcpt(&mut self, recipient: &str, options: &[&str]) -> Result<Reply> {
+        command::check_arg(recipient, true)?;
         let mut args = format!("TO:{}", command::quoteaddr(recipient));
         for o in options {
             args.push(' ');
