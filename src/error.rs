@@ -139,6 +139,13 @@ pub struct RecipientResult {
     pub accepted: bool,
 }
 
+impl RecipientResult {
+    /// The enhanced status code (RFC 3463) starting the reply text, if any.
+    pub fn enhanced_code(&self) -> Option<(u8, u16, u16)> {
+        crate::protocol::reply::parse_enhanced(&self.text)
+    }
+}
+
 /// An error with everything smtplib's exceptions carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
@@ -178,6 +185,12 @@ impl Error {
         e.code = Some(code);
         e.text = text.to_vec();
         e
+    }
+
+    /// The enhanced status code (RFC 3463) starting the reply text, if any.
+    pub fn enhanced_code(&self) -> Option<(u8, u16, u16)> {
+        self.code
+            .and_then(|_| crate::protocol::reply::parse_enhanced(&self.text))
     }
 
     /// A `ValueError`.

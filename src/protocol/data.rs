@@ -15,6 +15,9 @@ pub struct DataEncoder {
     at_line_start: bool,
     /// Anything has been written.
     started: bool,
+    /// DATA needs dot-stuffing and the final "."; BDAT (RFC 3030) needs
+    /// neither, only the CRLF line endings.
+    stuff_dots: bool,
 }
 
 impl Default for DataEncoder {
@@ -30,6 +33,16 @@ impl DataEncoder {
             pending_cr: false,
             at_line_start: true,
             started: false,
+            stuff_dots: true,
+        }
+    }
+
+    /// An encoder for BDAT chunks: line endings made CRLF, no dot-stuffing,
+    /// no final ".".
+    pub fn for_bdat() -> DataEncoder {
+        DataEncoder {
+            stuff_dots: false,
+            ..DataEncoder::new()
         }
     }
 
@@ -49,7 +62,7 @@ impl DataEncoder {
                 }
                 continue;
             }
-            if self.at_line_start && input[0] == b'.' {
+            if self.stuff_dots && self.at_line_start && input[0] == b'.' {
                 out.push(b'.');
             }
             // Copy the run up to the next line break in one go.
@@ -86,8 +99,13 @@ impl DataEncoder {
         if !self.started || !self.at_line_start {
             self.newline(out);
         }
-        out.extend_from_slice(b".\r\n");
-        *self = DataEncoder::new();
+        if self.stuff_dots {
+            out.extend_from_slice(b".\r\n");
+        }
+        *self = DataEncoder {
+            stuff_dots: self.stuff_dots,
+            ..DataEncoder::new()
+        };
     }
 
     /// The number of bytes of `body` once its line endings are CRLF (what
@@ -183,6 +201,16 @@ mod tests {
                 assert_eq!(out, whole, "splits {split} {split2}");
             }
         }
+    }
+
+    #[test]
+    fn bdat_encoding_keeps_dots_and_has_no_terminator() {
+        // RFC 3030 §2: BDAT data is sent as is: no dot-stuffing, no ".".
+        let mut enc = DataEncoder::for_bdat();
+        let mut out = Vec::new();
+        enc.encode(b".a\n.\r\nb", &mut out);
+        enc.finish(&mut out);
+        assert_eq!(out, b".a\r\n.\r\nb\r\n");
     }
 
     #[test]

@@ -15,8 +15,15 @@ use crate::protocol::reply::{Reply, ReplyError};
 use crate::transport::{Connection, ReadError, TlsConfig, TlsInfo};
 
 mod debug;
+mod transaction;
 
 pub use debug::DebugSink;
+pub use transaction::{
+    Dsn, DsnRet, Outgoing, NOTIFY_DELAY, NOTIFY_FAILURE, NOTIFY_NEVER, NOTIFY_SUCCESS,
+};
+
+/// Bytes gathered before a write while sending a body.
+pub(crate) const FLUSH_AT: usize = 256 * 1024;
 
 /// smtplib's SMTP_PORT.
 pub const SMTP_PORT: u16 = 25;
@@ -55,6 +62,13 @@ pub struct Client {
     last_reply: Option<Reply>,
     results: Vec<RecipientResult>,
     debug: DebugSink,
+    out: Vec<u8>,
+    pipelining: bool,
+    chunking: bool,
+    dsn: Dsn,
+    body: Option<transaction::BodyState>,
+    deferred: Option<transaction::Deferred>,
+    deferred_outcome: Option<transaction::DeferredOutcome>,
 }
 
 impl Client {
@@ -76,6 +90,13 @@ impl Client {
             last_reply: None,
             results: Vec::new(),
             debug: DebugSink::default(),
+            out: Vec::new(),
+            pipelining: true,
+            chunking: true,
+            dsn: Dsn::default(),
+            body: None,
+            deferred: None,
+            deferred_outcome: None,
         }
     }
 
@@ -262,6 +283,9 @@ impl Client {
 
     /// smtplib's close(): drops the connection without QUIT.
     pub fn close(&mut self) {
+        self.out.clear();
+        self.body = None;
+        self.deferred = None;
         if let Some(mut conn) = self.conn.take() {
             conn.shutdown();
         }
@@ -293,6 +317,19 @@ impl Client {
             });
         }
         Ok(())
+    }
+
+    /// Sends what `out` holds (commands and body bytes gathered so that
+    /// they travel in one write).
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut self.out);
+        let result = self.send(&out);
+        self.out = out;
+        self.out.clear();
+        result
     }
 
     /// smtplib's putcmd(): builds, checks and sends one command.
@@ -364,7 +401,7 @@ impl Client {
 
     /// A 421 reply means the server is closing the channel (RFC 5321
     /// §3.8): close our side as well, sending nothing more.
-    fn close_on_421(&mut self, reply: &Reply) {
+    pub(crate) fn close_on_421(&mut self, reply: &Reply) {
         if reply.code == 421 {
             self.close();
         }
@@ -439,7 +476,7 @@ impl Client {
 
     /// smtplib's _rset(): RSET whose failure is swallowed, after a failed
     /// transaction.
-    fn rset_quietly(&mut self) {
+    pub(crate) fn rset_quietly(&mut self) {
         if self.is_connected() {
             let _ = self.rset();
         }
@@ -481,10 +518,17 @@ impl Client {
     /// only to an ESMTP server. SMTPUTF8 among them needs the extension
     /// (`NotSupported` otherwise) and allows UTF-8 in later commands.
     pub fn mail(&mut self, sender: &str, options: &[&str]) -> Result<Reply> {
+        let args = self.mail_args(sender, options)?;
+        self.docmd("MAIL", &args)
+    }
+
+    /// The arguments of MAIL: "FROM:<addr>" and, for an ESMTP server, the
+    /// options. Sets SMTPUTF8 mode when asked and offered.
+    pub(crate) fn mail_args(&mut self, sender: &str, options: &[&str]) -> Result<String> {
         // Checked before parsing: the address parser folds white space, and
         // a line break must be refused, not silently removed.
         command::check_arg(sender, true)?;
-        let mut optionlist = String::new();
+        let mut args = format!("FROM:{}", command::quoteaddr(sender));
         if !options.is_empty() && self.does_esmtp {
             if options.iter().any(|o| o.eq_ignore_ascii_case("smtputf8")) {
                 if !self.has_extn("smtputf8") {
@@ -496,24 +540,16 @@ impl Client {
                 self.smtputf8 = true;
             }
             for o in options {
-                optionlist.push(' ');
-                optionlist.push_str(o);
+                args.push(' ');
+                args.push_str(o);
             }
         }
-        self.docmd(
-            "MAIL",
-            &format!("FROM:{}{}", command::quoteaddr(sender), optionlist),
-        )
+        Ok(args)
     }
 
     /// smtplib's rcpt(): RCPT TO with the quoted address and options.
     pub fn rcpt(&mut self, recipient: &str, options: &[&str]) -> Result<Reply> {
-        command::check_arg(recipient, true)?;
-        let mut args = format!("TO:{}", command::quoteaddr(recipient));
-        for o in options {
-            args.push(' ');
-            args.push_str(o);
-        }
+        let args = rcpt_args(recipient, options)?;
         self.docmd("RCPT", &args)
     }
 
@@ -526,177 +562,16 @@ impl Client {
             self.close_on_421(&reply);
             return Err(Error::reply(Status::Data, reply.code, &reply.text()));
         }
-        self.send_body(msg)?;
-        self.getreply()
-    }
-
-    /// Encodes and sends a whole body and its final ".", in slices so that
-    /// memory stays bounded whatever the body's size.
-    fn send_body(&mut self, msg: &[u8]) -> Result<()> {
-        const SLICE: usize = 256 * 1024;
         let mut enc = DataEncoder::new();
-        let mut out = Vec::with_capacity(SLICE + SLICE / 8);
         self.debug
             .line(&format!("send: <message data, {} bytes>", msg.len()));
-        for chunk in msg.chunks(SLICE) {
-            out.clear();
-            enc.encode(chunk, &mut out);
-            self.send(&out)?;
+        for chunk in msg.chunks(FLUSH_AT) {
+            enc.encode(chunk, &mut self.out);
+            self.flush()?;
         }
-        out.clear();
-        enc.finish(&mut out);
-        self.send(&out)
-    }
-
-    /// smtplib's sendmail(). Returns the refused recipients (address, code,
-    /// text) when at least one was accepted; `recipient_results()` then
-    /// holds every recipient's outcome. Errors as smtplib raises them:
-    /// `SenderRefused`, `RecipientsRefused` (all refused), `Data`, `Helo`,
-    /// `NotSupported`; after a refusal RSET is sent (its failure ignored),
-    /// except after a 421, which closes the connection.
-    pub fn sendmail(
-        &mut self,
-        from: &str,
-        to: &[&str],
-        msg: &[u8],
-        mail_options: &[&str],
-        rcpt_options: &[&str],
-    ) -> Result<Vec<RecipientResult>> {
-        self.results.clear();
-        if to.is_empty() {
-            return Err(Error::invalid("sendmail needs at least one recipient"));
-        }
-        for addr in std::iter::once(&from).chain(to) {
-            command::check_arg(addr, true)?;
-        }
-        for o in mail_options.iter().chain(rcpt_options) {
-            command::check_arg(o, false)?;
-        }
-        self.ehlo_or_helo_if_needed()?;
-        let mut esmtp_opts: Vec<String> = Vec::new();
-        if self.does_esmtp {
-            if self.has_extn("size") {
-                esmtp_opts.push(format!("SIZE={}", DataEncoder::normalized_len(msg)));
-            }
-            esmtp_opts.extend(mail_options.iter().map(|o| o.to_string()));
-        }
-        let opts: Vec<&str> = esmtp_opts.iter().map(String::as_str).collect();
-        let result = self.transaction(from, to, msg, &opts, rcpt_options);
-        self.smtputf8 = false;
-        result
-    }
-
-    fn transaction(
-        &mut self,
-        from: &str,
-        to: &[&str],
-        msg: &[u8],
-        mail_options: &[&str],
-        rcpt_options: &[&str],
-    ) -> Result<Vec<RecipientResult>> {
-        let reply = self.mail(from, mail_options)?;
-        if reply.code != 250 {
-            if reply.code == 421 {
-                self.close();
-            } else {
-                self.rset_quietly();
-            }
-            let mut e = Error::reply(Status::SenderRefused, reply.code, &reply.text());
-            e.sender = Some(from.to_string());
-            return Err(e);
-        }
-        for addr in to {
-            let reply = self.rcpt(addr, rcpt_options)?;
-            let accepted = reply.code == 250 || reply.code == 251;
-            self.results.push(RecipientResult {
-                address: addr.to_string(),
-                code: reply.code,
-                text: reply.text(),
-                accepted,
-            });
-            if reply.code == 421 {
-                self.close();
-                return Err(self.recipients_refused());
-            }
-        }
-        if self.results.iter().all(|r| !r.accepted) {
-            self.rset_quietly();
-            return Err(self.recipients_refused());
-        }
-        let reply = self.docmd("DATA", "")?;
-        if reply.code != 354 {
-            if reply.code == 421 {
-                self.close();
-            } else {
-                self.rset_quietly();
-            }
-            return Err(Error::reply(Status::Data, reply.code, &reply.text()));
-        }
-        self.send_body(msg)?;
-        if self.kind == Kind::Lmtp {
-            return self.lmtp_replies();
-        }
-        let reply = self.getreply()?;
-        if reply.code != 250 {
-            if reply.code == 421 {
-                self.close();
-            } else {
-                self.rset_quietly();
-            }
-            return Err(Error::reply(Status::Data, reply.code, &reply.text()));
-        }
-        Ok(self.refused())
-    }
-
-    /// RFC 2033 §4.2: after the final ".", "the LMTP server returns one reply
-    /// for each recipient that was successfully named in a RCPT command",
-    /// in the order of those RCPT commands. Each becomes that recipient's
-    /// result; when none was delivered the error is `Data`.
-    fn lmtp_replies(&mut self) -> Result<Vec<RecipientResult>> {
-        let accepted: Vec<usize> = (0..self.results.len())
-            .filter(|i| self.results[*i].accepted)
-            .collect();
-        let mut last = None;
-        for i in accepted {
-            let reply = self.getreply()?;
-            let r = &mut self.results[i];
-            r.code = reply.code;
-            r.text = reply.text();
-            r.accepted = reply.code == 250;
-            last = Some(reply);
-        }
-        if self.results.iter().all(|r| !r.accepted) {
-            let reply = last.unwrap_or(Reply {
-                code: -1,
-                lines: Vec::new(),
-            });
-            let mut e = Error::reply(Status::Data, reply.code, &reply.text());
-            e.recipients = self.refused();
-            return Err(e);
-        }
-        Ok(self.refused())
-    }
-
-    fn refused(&self) -> Vec<RecipientResult> {
-        self.results
-            .iter()
-            .filter(|r| !r.accepted)
-            .cloned()
-            .collect()
-    }
-
-    fn recipients_refused(&self) -> Error {
-        let refused = self.refused();
-        let mut e = Error::new(
-            Status::RecipientsRefused,
-            format!("all {} recipients were refused", refused.len()),
-        );
-        if let Some(last) = refused.last() {
-            e.code = Some(last.code);
-            e.text = last.text.clone();
-        }
-        e.recipients = refused;
-        e
+        enc.finish(&mut self.out);
+        self.flush()?;
+        self.getreply()
     }
 
     // ----- TLS -------------------------------------------------------------
@@ -760,6 +635,17 @@ impl Drop for Client {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// The arguments of RCPT: "TO:<addr>" and the options.
+pub(crate) fn rcpt_args(recipient: &str, options: &[&str]) -> Result<String> {
+    command::check_arg(recipient, true)?;
+    let mut args = format!("TO:{}", command::quoteaddr(recipient));
+    for o in options {
+        args.push(' ');
+        args.push_str(o);
+    }
+    Ok(args)
 }
 
 /// smtplib's connect(): with no port and exactly one ':', the part after it
