@@ -13,7 +13,8 @@ use super::{bytes, opt_cstr, run, smtp_status, str_array};
 /// the sender is read from the headers: the first mailbox of Sender if that
 /// field holds one, else of From. `to` NULL with `n_to` 0 means the
 /// recipients are read from the headers: To, then Bcc, then Cc, every field
-/// of each name, duplicates kept. When exactly one Resent-Date field is
+/// of each name, duplicates kept (a non-NULL `to` with `n_to` 0 is
+/// SMTP_ERR_INVALID). When exactly one Resent-Date field is
 /// present, Resent-Sender, Resent-From, Resent-To, Resent-Bcc and
 /// Resent-Cc are read instead; more than one Resent-Date is
 /// SMTP_ERR_INVALID ("message has more than one 'Resent-' header block").
