@@ -20,7 +20,7 @@
  *   SMTP_ERR_INTERNAL and closes the connection.
  * - Defaults: 60 s deadline on every operation; TLS verified (system trust
  *   store, chain and host name, SNI), TLS 1.2 at least.
- * - Not yet available: smtp_login/smtp_auth (AUTH) and send_message.
+ * - Not yet available: smtp_login/smtp_auth (AUTH).
  */
 
 #ifndef SMTP_H
@@ -420,6 +420,41 @@ smtp_status smtp_set_tls_min_version(struct smtp_handle *h, int version);
  * (for connecting by address); NULL goes back to the host.
  */
 smtp_status smtp_set_tls_server_name(struct smtp_handle *h, const char *name);
+
+/**
+ * Sends one message whose envelope comes from its own headers (smtplib
+ * `send_message()`), then as `smtp_sendmail`.
+ *
+ * `msg` is the whole message, `len` bytes (NULL only when `len` is 0); it
+ * is read, never modified, and not kept after the call. `from` NULL means
+ * the sender is read from the headers: the first mailbox of Sender if that
+ * field holds one, else of From. `to` NULL with `n_to` 0 means the
+ * recipients are read from the headers: To, then Bcc, then Cc, every field
+ * of each name, duplicates kept (a non-NULL `to` with `n_to` 0 is
+ * SMTP_ERR_INVALID). When exactly one Resent-Date field is
+ * present, Resent-Sender, Resent-From, Resent-To, Resent-Bcc and
+ * Resent-Cc are read instead; more than one Resent-Date is
+ * SMTP_ERR_INVALID ("message has more than one 'Resent-' header block").
+ * The header section ends at the first empty line (CRLF or bare LF), or
+ * at the end of the message when there is none.
+ *
+ * What is sent is the message without its Bcc and Resent-Bcc fields
+ * (continuation lines included), otherwise byte for byte, with line
+ * endings made CRLF and dot-stuffed as by `smtp_sendmail`.
+ *
+ * Mail options sent: SIZE= when offered, the `n_mail_options` given, then,
+ * when an envelope address is not ASCII, "SMTPUTF8" and "BODY=8BITMIME"
+ * (SMTP_ERR_NOT_SUPPORTED, with nothing sent after EHLO, when the server
+ * does not offer SMTPUTF8); or, when the message has a byte above 0x7F and
+ * the server offers 8BITMIME, "BODY=8BITMIME". An option already given
+ * (SMTPUTF8, or any BODY=) is not added twice.
+ *
+ * Returns as `smtp_sendmail`; also SMTP_ERR_INVALID, with nothing sent
+ * after EHLO, when no sender or no recipient is found. Strings and arrays
+ * are borrowed for the call only; option arrays may be NULL when their
+ * count is 0.
+ */
+smtp_status smtp_send_message(struct smtp_handle *h, const uint8_t *msg, size_t len, const char *from, const char *const *to, size_t n_to, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options);
 
 /**
  * The status of the last call on the handle: SMTP_OK if it succeeded.

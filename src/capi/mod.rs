@@ -19,10 +19,12 @@ use crate::session::Client;
 
 mod commands;
 mod handle;
+mod message;
 mod results;
 
 pub use commands::*;
 pub use handle::*;
+pub use message::*;
 pub use results::*;
 
 /// A status code: `SMTP_OK` or one of the `SMTP_ERR_*` values. The values

@@ -15,6 +15,7 @@ use crate::protocol::reply::{Reply, ReplyError};
 use crate::transport::{Connection, ReadError, TlsConfig, TlsInfo};
 
 mod debug;
+mod message;
 mod transaction;
 
 pub use debug::DebugSink;

@@ -1,0 +1,72 @@
+//! smtplib's send_message(): the envelope taken from the message's headers.
+
+use std::ffi::c_char;
+
+use super::handle::smtp_handle;
+use super::{bytes, opt_cstr, run, smtp_status, str_array};
+
+/// Sends one message whose envelope comes from its own headers (smtplib
+/// `send_message()`), then as `smtp_sendmail`.
+///
+/// `msg` is the whole message, `len` bytes (NULL only when `len` is 0); it
+/// is read, never modified, and not kept after the call. `from` NULL means
+/// the sender is read from the headers: the first mailbox of Sender if that
+/// field holds one, else of From. `to` NULL with `n_to` 0 means the
+/// recipients are read from the headers: To, then Bcc, then Cc, every field
+/// of each name, duplicates kept (a non-NULL `to` with `n_to` 0 is
+/// SMTP_ERR_INVALID). When exactly one Resent-Date field is
+/// present, Resent-Sender, Resent-From, Resent-To, Resent-Bcc and
+/// Resent-Cc are read instead; more than one Resent-Date is
+/// SMTP_ERR_INVALID ("message has more than one 'Resent-' header block").
+/// The header section ends at the first empty line (CRLF or bare LF), or
+/// at the end of the message when there is none.
+///
+/// What is sent is the message without its Bcc and Resent-Bcc fields
+/// (continuation lines included), otherwise byte for byte, with line
+/// endings made CRLF and dot-stuffed as by `smtp_sendmail`.
+///
+/// Mail options sent: SIZE= when offered, the `n_mail_options` given, then,
+/// when an envelope address is not ASCII, "SMTPUTF8" and "BODY=8BITMIME"
+/// (SMTP_ERR_NOT_SUPPORTED, with nothing sent after EHLO, when the server
+/// does not offer SMTPUTF8); or, when the message has a byte above 0x7F and
+/// the server offers 8BITMIME, "BODY=8BITMIME". An option already given
+/// (SMTPUTF8, or any BODY=) is not added twice.
+///
+/// Returns as `smtp_sendmail`; also SMTP_ERR_INVALID, with nothing sent
+/// after EHLO, when no sender or no recipient is found. Strings and arrays
+/// are borrowed for the call only; option arrays may be NULL when their
+/// count is 0.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn smtp_send_message(
+    h: *mut smtp_handle,
+    msg: *const u8,
+    len: usize,
+    from: *const c_char,
+    to: *const *const c_char,
+    n_to: usize,
+    mail_options: *const *const c_char,
+    n_mail_options: usize,
+    rcpt_options: *const *const c_char,
+    n_rcpt_options: usize,
+) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: `len` bytes, NULL or a C string, and arrays of the counts
+        // given, by the caller's contract.
+        let (msg, from, to, mopts, ropts) = unsafe {
+            (
+                bytes(msg, len, "msg")?,
+                opt_cstr(from, "from")?,
+                if to.is_null() && n_to == 0 {
+                    None
+                } else {
+                    Some(str_array(to, n_to, "to")?)
+                },
+                str_array(mail_options, n_mail_options, "mail_options")?,
+                str_array(rcpt_options, n_rcpt_options, "rcpt_options")?,
+            )
+        };
+        c.send_message(msg, from, to.as_deref(), &mopts, &ropts)
+            .map(drop)
+    })
+}
