@@ -57,6 +57,41 @@
 #define SMTP_TLS1_3 13
 
 /**
+ * No RET= (the default), for `smtp_set_dsn_ret`.
+ */
+#define SMTP_DSN_RET_NONE 0
+
+/**
+ * RET=FULL: return the whole message in a DSN.
+ */
+#define SMTP_DSN_RET_FULL 1
+
+/**
+ * RET=HDRS: return only the headers.
+ */
+#define SMTP_DSN_RET_HDRS 2
+
+/**
+ * NOTIFY=NEVER, for `smtp_set_dsn_notify`; not combinable with the others.
+ */
+#define SMTP_DSN_NOTIFY_NEVER 1
+
+/**
+ * NOTIFY=SUCCESS.
+ */
+#define SMTP_DSN_NOTIFY_SUCCESS 2
+
+/**
+ * NOTIFY=FAILURE.
+ */
+#define SMTP_DSN_NOTIFY_FAILURE 4
+
+/**
+ * NOTIFY=DELAY.
+ */
+#define SMTP_DSN_NOTIFY_DELAY 8
+
+/**
  * A session with one SMTP or LMTP server (smtplib's SMTP, SMTP_SSL or LMTP
  * object). Opaque. Created by `smtp_new*` or `smtp_open*`, freed by
  * `smtp_free`. One thread at a time may use a handle; different handles may
@@ -75,6 +110,41 @@ typedef int smtp_status;
  * the NUL, and valid only during the call.
  */
 typedef void (*smtp_debug_callback)(void *userdata, const char *line, size_t len);
+
+/**
+ * Supplies body bytes: writes at most `cap` bytes to `buf` and returns how
+ * many (0 at the end of the body), or a negative value for an error, which
+ * drops the connection (a truncated message must not be delivered).
+ * `buf` is valid only during the call.
+ */
+typedef ptrdiff_t (*smtp_read_callback)(void *userdata, uint8_t *buf, size_t cap);
+
+/**
+ * One message of `smtp_sendmail_batch`. The pointers are borrowed for the
+ * duration of the call only.
+ */
+typedef struct smtp_message {
+  /**
+   * The envelope sender.
+   */
+  const char *from;
+  /**
+   * `n_to` envelope recipients.
+   */
+  const char *const *to;
+  /**
+   * How many recipients.
+   */
+  size_t n_to;
+  /**
+   * The message bytes.
+   */
+  const uint8_t *data;
+  /**
+   * Their length.
+   */
+  size_t len;
+} smtp_message;
 
 /**
  * Success.
@@ -523,6 +593,25 @@ int smtp_reply_code(const struct smtp_handle *h);
 const char *smtp_reply_text(const struct smtp_handle *h);
 
 /**
+ * The enhanced status code (RFC 3463, e.g. "2.0.0") starting the last
+ * reply's text, or NULL when it has none. Borrowed until the next call.
+ */
+const char *smtp_reply_enhanced(const struct smtp_handle *h);
+
+/**
+ * The enhanced status code of the reply carried by the last error (e.g.
+ * "5.1.1"), or NULL. Borrowed until the next call.
+ */
+const char *smtp_error_reply_enhanced(const struct smtp_handle *h);
+
+/**
+ * The enhanced status code of the `index`th recipient's reply in the last
+ * transaction, or NULL (none, or out of range). Borrowed until the next
+ * call.
+ */
+const char *smtp_recipient_enhanced(const struct smtp_handle *h, size_t index);
+
+/**
  * 1 while connected, else 0.
  */
 int smtp_is_connected(const struct smtp_handle *h);
@@ -617,6 +706,94 @@ const char *smtp_tls_peer_subject(const struct smtp_handle *h);
  * header it was built with. A static string.
  */
 const char *smtp_version(void);
+
+/**
+ * Starts a message whose body follows in `smtp_send_write` calls and ends
+ * with `smtp_send_end` (the streaming form of `smtp_sendmail`, in constant
+ * memory): EHLO/HELO if needed, MAIL FROM (with SIZE=`size` when the server
+ * offers SIZE and `size` is not 0), RCPT TO for each recipient, DATA (with
+ * CHUNKING, BDAT chunks follow with the body instead). Errors as
+ * `smtp_sendmail`; after an error no message is in progress.
+ */
+smtp_status smtp_send_begin(struct smtp_handle *h, const char *from, const char *const *to, size_t n_to, uint64_t size, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options);
+
+/**
+ * Sends `len` bytes of the body begun with `smtp_send_begin`. Line endings
+ * are made CRLF and lines starting with "." dot-stuffed on the way, across
+ * calls: a CR LF or a "." split between two calls is handled. The buffer
+ * is not kept after the call. SMTP_ERR_EXCEPTION when no message is in
+ * progress.
+ */
+smtp_status smtp_send_write(struct smtp_handle *h, const uint8_t *buf, size_t len);
+
+/**
+ * Ends the body and reads the outcome, as `smtp_sendmail` does (refused
+ * and per-recipient results; for LMTP one reply per accepted recipient).
+ */
+smtp_status smtp_send_end(struct smtp_handle *h);
+
+/**
+ * `smtp_sendmail` with the body read from `fd` until end of file, in
+ * constant memory. `fd` is not closed. `size` as in `smtp_send_begin`
+ * (0: unknown). A read error drops the connection (a truncated message
+ * must not be delivered) and gives SMTP_ERR_IO.
+ */
+smtp_status smtp_sendmail_fd(struct smtp_handle *h, const char *from, const char *const *to, size_t n_to, int fd, uint64_t size, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options);
+
+/**
+ * `smtp_sendmail` with the body supplied by `callback(userdata, buf, cap)`
+ * until it returns 0, in constant memory. The callback runs during this
+ * call on the calling thread and must not call functions on this handle.
+ * `size` as in `smtp_send_begin` (0: unknown).
+ */
+smtp_status smtp_sendmail_callback(struct smtp_handle *h, const char *from, const char *const *to, size_t n_to, smtp_read_callback callback, void *userdata, uint64_t size, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options);
+
+/**
+ * Sends `n` messages over the connection. With PIPELINING the end of each
+ * body and the next message's MAIL, RCPT and DATA travel in one write (one
+ * round trip a message); without it, one `smtp_sendmail` after another.
+ * `statuses` (NULL, or room for `n` values) receives each message's status.
+ * Returns SMTP_OK when every message was accepted for at least one
+ * recipient; otherwise the first failed message's status, whose error is
+ * then the handle's error. Per-recipient results are those of the last
+ * message.
+ */
+smtp_status smtp_sendmail_batch(struct smtp_handle *h, const struct smtp_message *messages, size_t n, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options, smtp_status *statuses);
+
+/**
+ * Uses PIPELINING when the server offers it (1, the default) or never (0).
+ */
+smtp_status smtp_set_pipelining(struct smtp_handle *h, int on);
+
+/**
+ * Uses CHUNKING (BDAT, RFC 3030) when the server offers it (1, the
+ * default) or never (0). BODY=BINARYMIME among the mail options needs it.
+ */
+smtp_status smtp_set_chunking(struct smtp_handle *h, int on);
+
+/**
+ * RET= on MAIL for later transactions (RFC 3461 §4.3). Any DSN request
+ * makes a transaction fail with SMTP_ERR_NOT_SUPPORTED, nothing sent, when
+ * the server does not offer DSN.
+ */
+smtp_status smtp_set_dsn_ret(struct smtp_handle *h, int ret);
+
+/**
+ * ENVID= on MAIL (RFC 3461 §4.4), 1 to 100 ASCII characters, sent
+ * xtext-encoded; NULL removes it.
+ */
+smtp_status smtp_set_dsn_envid(struct smtp_handle *h, const char *envid);
+
+/**
+ * NOTIFY= on every RCPT (RFC 3461 §4.1): SMTP_DSN_NOTIFY_* flags, 0 for
+ * none. NEVER with another flag is SMTP_ERR_INVALID when sending.
+ */
+smtp_status smtp_set_dsn_notify(struct smtp_handle *h, unsigned int flags);
+
+/**
+ * ORCPT=rfc822;<address> on every RCPT (RFC 3461 §4.2) when `on` is 1.
+ */
+smtp_status smtp_set_dsn_orcpt(struct smtp_handle *h, int on);
 
 #ifdef __cplusplus
 }  // extern "C"

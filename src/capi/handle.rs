@@ -3,7 +3,10 @@
 use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 use std::time::Duration;
 
-use super::{cstr, guard, opt_cstr, run, smtp_status, to_cstring, SMTP_ERR_INVALID, SMTP_OK};
+use super::{
+    cstr, enhanced_cstring, guard, opt_cstr, run, smtp_status, to_cstring, SMTP_ERR_INVALID,
+    SMTP_OK,
+};
 use crate::error::{Error, Result};
 use crate::session::{Client, Kind};
 use crate::transport::TlsVersion;
@@ -24,6 +27,9 @@ pub struct smtp_handle {
 pub(super) struct View {
     pub reply_code: c_int,
     pub reply_text: Option<CString>,
+    pub reply_enhanced: Option<CString>,
+    pub error_enhanced: Option<CString>,
+    pub recipient_enhanced: Vec<Option<CString>>,
     pub error_message: CString,
     pub error_text: Option<CString>,
     pub error_sender: Option<CString>,
@@ -64,10 +70,12 @@ impl smtp_handle {
             Some(r) => {
                 v.reply_code = r.code;
                 v.reply_text = Some(to_cstring(&r.text()));
+                v.reply_enhanced = enhanced_cstring(r.enhanced_code());
             }
             None => {
                 v.reply_code = -1;
                 v.reply_text = None;
+                v.reply_enhanced = None;
             }
         }
         match &self.last {
@@ -75,11 +83,13 @@ impl smtp_handle {
                 v.error_message = to_cstring(e.to_string().as_bytes());
                 v.error_text = e.code.map(|_| to_cstring(&e.text));
                 v.error_sender = e.sender.as_deref().map(|s| to_cstring(s.as_bytes()));
+                v.error_enhanced = enhanced_cstring(e.enhanced_code());
             }
             None => {
                 v.error_message = CString::default();
                 v.error_text = None;
                 v.error_sender = None;
+                v.error_enhanced = None;
             }
         }
         v.helo = c.helo_resp().map(to_cstring);
@@ -100,6 +110,11 @@ impl smtp_handle {
                     r.accepted,
                 )
             })
+            .collect();
+        v.recipient_enhanced = c
+            .recipient_results()
+            .iter()
+            .map(|r| enhanced_cstring(r.enhanced_code()))
             .collect();
         v.tls = c.tls_info().map(|t| {
             [

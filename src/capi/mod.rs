@@ -21,11 +21,13 @@ mod commands;
 mod handle;
 mod message;
 mod results;
+mod transaction;
 
 pub use commands::*;
 pub use handle::*;
 pub use message::*;
 pub use results::*;
+pub use transaction::*;
 
 /// A status code: `SMTP_OK` or one of the `SMTP_ERR_*` values. The values
 /// are fixed and mirror smtplib's exception classes.
@@ -137,6 +139,11 @@ fn to_cstring(bytes: &[u8]) -> CString {
         .map(|&b| if b == 0 { b'?' } else { b })
         .collect();
     CString::new(clean).unwrap_or_default()
+}
+
+/// "x.y.z" for an enhanced status code (RFC 3463).
+fn enhanced_cstring(code: Option<(u8, u16, u16)>) -> Option<CString> {
+    code.map(|(a, b, c)| to_cstring(format!("{a}.{b}.{c}").as_bytes()))
 }
 
 /// Runs `f` on the handle's session inside the panic boundary, records its

@@ -126,6 +126,34 @@ pub extern "C" fn smtp_reply_text(h: *const smtp_handle) -> *const c_char {
     view(h).map_or(std::ptr::null(), |h| ptr(h.view.reply_text.as_ref()))
 }
 
+/// The enhanced status code (RFC 3463, e.g. "2.0.0") starting the last
+/// reply's text, or NULL when it has none. Borrowed until the next call.
+#[no_mangle]
+pub extern "C" fn smtp_reply_enhanced(h: *const smtp_handle) -> *const c_char {
+    view(h).map_or(std::ptr::null(), |h| ptr(h.view.reply_enhanced.as_ref()))
+}
+
+/// The enhanced status code of the reply carried by the last error (e.g.
+/// "5.1.1"), or NULL. Borrowed until the next call.
+#[no_mangle]
+pub extern "C" fn smtp_error_reply_enhanced(h: *const smtp_handle) -> *const c_char {
+    view(h).map_or(std::ptr::null(), |h| ptr(h.view.error_enhanced.as_ref()))
+}
+
+/// The enhanced status code of the `index`th recipient's reply in the last
+/// transaction, or NULL (none, or out of range). Borrowed until the next
+/// call.
+#[no_mangle]
+pub extern "C" fn smtp_recipient_enhanced(h: *const smtp_handle, index: usize) -> *const c_char {
+    view(h).map_or(std::ptr::null(), |h| {
+        ptr(h
+            .view
+            .recipient_enhanced
+            .get(index)
+            .and_then(Option::as_ref))
+    })
+}
+
 /// 1 while connected, else 0.
 #[no_mangle]
 pub extern "C" fn smtp_is_connected(h: *const smtp_handle) -> c_int {

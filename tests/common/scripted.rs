@@ -18,6 +18,15 @@ pub enum Step {
     Line,
     /// Read message data up to and including "\r\n.\r\n".
     Data,
+    /// Read exactly this many bytes (a BDAT chunk).
+    Bytes(usize),
+    /// Read `n` lines that must all have been sent before the server says
+    /// anything more (pipelining, RFC 2920). If the client waits for a
+    /// reply instead, the transcript gets "<not pipelined>" at this point.
+    Burst(usize),
+    /// Expect silence for this long: the client must be waiting for a
+    /// reply. Bytes that come anyway are recorded after "<not waiting>".
+    Quiet(Duration),
     /// Wait.
     Sleep(Duration),
     /// Close the connection at once.
@@ -103,6 +112,29 @@ fn run(mut stream: TcpStream, steps: Vec<Step>) -> Vec<u8> {
                     return got;
                 }
             }
+            Step::Bytes(n) => {
+                let mut buf = vec![0u8; n];
+                if stream.read_exact(&mut buf).is_err() {
+                    return got;
+                }
+                got.extend_from_slice(&buf);
+            }
+            Step::Burst(n) => {
+                if !read_burst(&mut stream, &mut got, n) {
+                    return got;
+                }
+            }
+            Step::Quiet(d) => {
+                stream.set_read_timeout(Some(d)).unwrap();
+                let mut byte = [0u8; 1];
+                if let Ok(1) = stream.read(&mut byte) {
+                    got.extend_from_slice(b"<not waiting>");
+                    got.push(byte[0]);
+                }
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+            }
             Step::Sleep(d) => std::thread::sleep(d),
             Step::Close => {
                 let _ = stream.shutdown(std::net::Shutdown::Both);
@@ -122,6 +154,35 @@ fn run(mut stream: TcpStream, steps: Vec<Step>) -> Vec<u8> {
         got.extend_from_slice(&buf[..n]);
     }
     got
+}
+
+/// Waits until `n` lines have arrived with no reply sent; marks the
+/// transcript when they have not come within a second.
+fn read_burst(stream: &mut TcpStream, got: &mut Vec<u8>, n: usize) -> bool {
+    let start = got.len();
+    let lines = |g: &[u8]| g.iter().filter(|b| **b == b'\n').count();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    let mut byte = [0u8; 1];
+    while lines(&got[start..]) < n && std::time::Instant::now() < deadline {
+        if let Ok(1) = stream.read(&mut byte) {
+            got.push(byte[0]);
+        }
+    }
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    if lines(&got[start..]) < n {
+        got.extend_from_slice(b"<not pipelined>");
+        for _ in lines(&got[start..])..n {
+            if !read_until(stream, got, b"\n") {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Reads byte by byte until `got` ends with `end`; false on EOF or error.
