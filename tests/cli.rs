@@ -718,3 +718,241 @@ fn quickstart_sends_its_message_to_two_recipients() {
     assert_eq!(dump.rcpts, ["<alice@example.org>", "<bob@example.org>"]);
     assert!(dump.body.ends_with(b"\n\nHello from libsmtp.\n"));
 }
+
+// ---- TLS: --ssl, --starttls, --cafile, --insecure -----------------------------
+
+/// A self-signed certificate for 127.0.0.1 and localhost, its PEM file (to
+/// pass as --cafile), and a server-side acceptor using it.
+struct Identity {
+    cert_file: tempfile::NamedTempFile,
+    acceptor: std::sync::Arc<openssl::ssl::SslAcceptor>,
+}
+
+impl Identity {
+    fn new() -> Identity {
+        use openssl::asn1::Asn1Time;
+        use openssl::bn::BigNum;
+        use openssl::ec::{EcGroup, EcKey};
+        use openssl::hash::MessageDigest;
+        use openssl::nid::Nid;
+        use openssl::pkey::PKey;
+        use openssl::ssl::{SslAcceptor, SslMethod};
+        use openssl::x509::extension::SubjectAlternativeName;
+        use openssl::x509::{X509NameBuilder, X509};
+
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_nid(Nid::COMMONNAME, "localhost")
+            .unwrap();
+        let name = name.build();
+        let mut cert = X509::builder().unwrap();
+        cert.set_version(2).unwrap();
+        let serial = BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap();
+        cert.set_serial_number(&serial).unwrap();
+        cert.set_subject_name(&name).unwrap();
+        cert.set_issuer_name(&name).unwrap();
+        cert.set_pubkey(&key).unwrap();
+        cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        cert.set_not_after(&Asn1Time::days_from_now(2).unwrap())
+            .unwrap();
+        let san = SubjectAlternativeName::new()
+            .dns("localhost")
+            .ip("127.0.0.1")
+            .build(&cert.x509v3_context(None, None))
+            .unwrap();
+        cert.append_extension(san).unwrap();
+        cert.sign(&key, MessageDigest::sha256()).unwrap();
+        let cert = cert.build();
+
+        let mut cert_file = tempfile::NamedTempFile::new().unwrap();
+        cert_file.write_all(&cert.to_pem().unwrap()).unwrap();
+        let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
+        acceptor.set_private_key(&key).unwrap();
+        acceptor.set_certificate(&cert).unwrap();
+        Identity {
+            cert_file,
+            acceptor: std::sync::Arc::new(acceptor.build()),
+        }
+    }
+
+    fn cafile(&self) -> String {
+        self.cert_file.path().display().to_string()
+    }
+}
+
+/// How the TLS server starts encryption.
+#[derive(Clone, Copy, PartialEq)]
+enum TlsMode {
+    Implicit,
+    StartTls,
+}
+
+/// An SMTP server answering any dialog (250 to everything, 354 to DATA),
+/// over TLS from the start or after STARTTLS. `finish` gives what the
+/// client sent in plaintext and what it sent encrypted.
+struct TlsServer {
+    port: u16,
+    thread: std::thread::JoinHandle<(String, String)>,
+}
+
+impl TlsServer {
+    fn start(identity: &Identity, mode: TlsMode) -> TlsServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let acceptor = identity.acceptor.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut tcp, _) = listener.accept().expect("accept");
+            tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut plain = Vec::new();
+            let mut secret = Vec::new();
+            if mode == TlsMode::StartTls {
+                let _ = tcp.write_all(b"220 tls.example ESMTP\r\n");
+                if !answer(&mut tcp, &mut plain, true) {
+                    return (lossy(&plain), String::new());
+                }
+            }
+            let Ok(mut tls) = acceptor.accept(tcp) else {
+                return (lossy(&plain), String::new());
+            };
+            if mode == TlsMode::Implicit {
+                let _ = tls.write_all(b"220 tls.example ESMTP\r\n");
+            }
+            answer(&mut tls, &mut secret, false);
+            (lossy(&plain), lossy(&secret))
+        });
+        TlsServer { port, thread }
+    }
+
+    fn finish(self) -> (String, String) {
+        self.thread.join().expect("TLS server thread")
+    }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Answers commands until QUIT or the end of the stream; true when the
+/// client asked for STARTTLS (answered 220).
+fn answer<S: std::io::Read + Write>(s: &mut S, got: &mut Vec<u8>, offer_starttls: bool) -> bool {
+    let read_until = |s: &mut S, got: &mut Vec<u8>, end: &[u8]| -> bool {
+        let start = got.len();
+        let mut byte = [0u8; 1];
+        while !got[start..].ends_with(end) {
+            match s.read(&mut byte) {
+                Ok(1) => got.push(byte[0]),
+                _ => return false,
+            }
+        }
+        true
+    };
+    loop {
+        let start = got.len();
+        if !read_until(s, got, b"\n") {
+            return false;
+        }
+        let verb = lossy(&got[start..]).to_ascii_uppercase();
+        let out: &[u8] = if verb.starts_with("EHLO") {
+            if offer_starttls {
+                b"250-tls.example\r\n250 STARTTLS\r\n"
+            } else {
+                b"250 tls.example\r\n"
+            }
+        } else if verb.starts_with("STARTTLS") {
+            let _ = s.write_all(b"220 go ahead\r\n");
+            return true;
+        } else if verb.starts_with("DATA") {
+            let _ = s.write_all(b"354 go ahead\r\n");
+            if !read_until(s, got, b"\r\n.\r\n") {
+                return false;
+            }
+            b"250 queued\r\n"
+        } else if verb.starts_with("QUIT") {
+            let _ = s.write_all(b"221 bye\r\n");
+            return false;
+        } else {
+            b"250 ok\r\n"
+        };
+        if s.write_all(out).is_err() {
+            return false;
+        }
+    }
+}
+
+fn tls_args(server: &TlsServer, extra: &[&str]) -> Vec<String> {
+    let mut a = at(server.port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    a.extend(args(extra));
+    a
+}
+
+#[test]
+fn ssl_with_the_servers_certificate_as_cafile_delivers() {
+    let id = Identity::new();
+    let server = TlsServer::start(&id, TlsMode::Implicit);
+    let a = tls_args(&server, &["--ssl", "--cafile", &id.cafile()]);
+    let run = smtp_send_with(&a, b"Subject: tls\r\n\r\nsealed\r\n");
+    let (plain, secret) = server.finish();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(plain, "");
+    assert!(secret.contains("MAIL FROM:<s@example.org>\r\n"), "{secret}");
+    assert!(secret.contains("\r\nsealed\r\n.\r\n"), "{secret}");
+}
+
+#[test]
+fn ssl_with_an_untrusted_certificate_exits_22() {
+    // DESIGN: "TLS verification is on by default (chain, hostname, SNI)".
+    let id = Identity::new();
+    let server = TlsServer::start(&id, TlsMode::Implicit);
+    let a = tls_args(&server, &["--ssl"]);
+    let run = smtp_send_with(&a, b"Subject: tls\r\n\r\nsealed\r\n");
+    let (_, secret) = server.finish();
+    assert_eq!(run.status, 22, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("smtp-send: SSLError: "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(secret, "");
+}
+
+#[test]
+fn insecure_turns_verification_off() {
+    let id = Identity::new();
+    let server = TlsServer::start(&id, TlsMode::Implicit);
+    let a = tls_args(&server, &["--ssl", "--insecure"]);
+    let run = smtp_send_with(&a, b"Subject: tls\r\n\r\nsealed\r\n");
+    let (_, secret) = server.finish();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(secret.contains("\r\nsealed\r\n.\r\n"), "{secret}");
+}
+
+#[test]
+fn starttls_encrypts_before_the_envelope_and_says_ehlo_again() {
+    // RFC 3207 4.2: "the client MUST discard any knowledge obtained from
+    // the server [...] The client SHOULD send an EHLO command as the first
+    // command after a successful TLS negotiation."
+    let id = Identity::new();
+    let server = TlsServer::start(&id, TlsMode::StartTls);
+    let a = tls_args(
+        &server,
+        &[
+            "--starttls",
+            "--cafile",
+            &id.cafile(),
+            "--local-hostname",
+            "client.example",
+        ],
+    );
+    let run = smtp_send_with(&a, b"Subject: tls\r\n\r\nsealed\r\n");
+    let (plain, secret) = server.finish();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(plain, "EHLO client.example\r\nSTARTTLS\r\n");
+    assert!(
+        secret.starts_with("EHLO client.example\r\nMAIL FROM:"),
+        "{secret}"
+    );
+    assert!(secret.contains("\r\nsealed\r\n.\r\n"), "{secret}");
+}
