@@ -956,3 +956,14 @@ fn starttls_encrypts_before_the_envelope_and_says_ehlo_again() {
     );
     assert!(secret.contains("\r\nsealed\r\n.\r\n"), "{secret}");
 }
+
+#[test]
+fn a_send_over_starttls_has_no_memory_error_or_leak() {
+    let id = Identity::new();
+    let server = TlsServer::start(&id, TlsMode::StartTls);
+    let a = tls_args(&server, &["--starttls", "--cafile", &id.cafile()]);
+    let run = smtp_send_under_valgrind(&a, b"Subject: tls\r\n\r\nsealed\r\n");
+    let (_, secret) = server.finish();
+    assert_clean(&run, 0);
+    assert!(secret.contains("\r\nsealed\r\n.\r\n"), "{secret}");
+}
