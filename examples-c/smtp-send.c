@@ -1,0 +1,558 @@
+/*
+ * smtp-send: send one message through an SMTP or LMTP server with libsmtp.
+ *
+ * Both the main example of the C API and the benchmark driver. It uses
+ * nothing but the public header, include/smtp.h.
+ *
+ * Exit status: 0 when the message was accepted for at least one recipient
+ * each time it was sent; otherwise libsmtp's status code (23 for a usage
+ * error). Every refused recipient gives "refused: ADDR CODE TEXT" on
+ * standard error, and a failure "smtp-send: <smtplib class>: <details>".
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtp.h"
+
+static const char usage_text[] =
+    "usage: smtp-send [options] [FILE]\n"
+    "\n"
+    "Sends the message in FILE (standard input when FILE is absent or \"-\")\n"
+    "through an SMTP or LMTP server.\n"
+    "\n"
+    "  --host HOST            server (default localhost); with --lmtp a path\n"
+    "                         starting with \"/\" is a Unix socket\n"
+    "  --port N               default 25 (465 with --ssl, 2003 with --lmtp)\n"
+    "  --from ADDR            envelope sender\n"
+    "  --to ADDR              envelope recipient (repeatable)\n"
+    "  --send-message         take the envelope from the message headers;\n"
+    "                         --from and --to become optional\n"
+    "  --ssl                  implicit TLS\n"
+    "  --starttls             STARTTLS, required (fails when not offered)\n"
+    "  --lmtp                 speak LMTP\n"
+    "  --cafile FILE          extra trust anchors (PEM)\n"
+    "  --insecure             do not verify the server's certificate\n"
+    "  --user U               AUTH as U ...\n"
+    "  --password-file F      ... with the password in F (one line)\n"
+    "  --local-hostname NAME  name sent in EHLO/HELO/LHLO\n"
+    "  --timeout SECONDS      deadline of each network operation (default 60)\n"
+    "  --mail-option OPT      ESMTP option for MAIL FROM (repeatable)\n"
+    "  --rcpt-option OPT      ESMTP option for RCPT TO (repeatable)\n"
+    "  --count N              send the message N times over one connection\n"
+    "  -v, -vv                protocol transcript on standard error\n"
+    "                         (-vv adds timestamps)\n"
+    "  --help                 this text\n"
+    "\n"
+    "Options taking a value accept \"--opt VALUE\" and \"--opt=VALUE\".\n"
+    "\n"
+    "Exit status: 0 when the message was accepted for at least one recipient\n"
+    "each time; otherwise libsmtp's status code, e.g. 4 sender refused,\n"
+    "5 all recipients refused, 6 data refused, 7 bad greeting,\n"
+    "9 not supported, 20 I/O error, 21 timeout, 22 TLS error,\n"
+    "23 usage error or invalid argument.\n"
+    "Each refused recipient is reported as \"refused: ADDR CODE TEXT\" and a\n"
+    "failure as \"smtp-send: <smtplib class name>: <code> <text>\" on\n"
+    "standard error.\n";
+
+struct options {
+    const char *host;
+    unsigned int port; /* 0: the default for the kind of session */
+    const char *from;
+    const char **to;
+    size_t n_to;
+    int send_message;
+    int ssl;
+    int starttls;
+    int lmtp;
+    const char *cafile;
+    int insecure;
+    const char *user;
+    const char *password_file;
+    const char *local_hostname;
+    double timeout; /* 0: libsmtp's default */
+    const char **mail_options;
+    size_t n_mail_options;
+    const char **rcpt_options;
+    size_t n_rcpt_options;
+    unsigned long count;
+    int verbose;
+    const char *file; /* NULL or "-": standard input */
+};
+
+/* A bad command line: says why, points at --help, and gives the status. */
+static int usage_error(const char *what, const char *arg)
+{
+    if (arg != NULL)
+        fprintf(stderr, "smtp-send: %s: %s\n", what, arg);
+    else
+        fprintf(stderr, "smtp-send: %s\n", what);
+    fprintf(stderr, "Try 'smtp-send --help'.\n");
+    return SMTP_ERR_INVALID;
+}
+
+/* Prints `text` with its line breaks as spaces, so a report stays on one
+ * line whatever the server sent. */
+static void put_one_line(const char *text)
+{
+    for (; text != NULL && *text != '\0'; text++)
+        fputc(*text == '\n' || *text == '\r' ? ' ' : *text, stderr);
+}
+
+/* "smtp-send: <class>: <code> <text>", or "<class>: <message>" when the
+ * error carries no reply. */
+static void report_error(const smtp_handle *h, smtp_status st)
+{
+    const char *name = smtp_error_name(st);
+    int code = smtp_error_reply_code(h);
+
+    fprintf(stderr, "smtp-send: %s: ", name);
+    if (code != -1) {
+        fprintf(stderr, "%d ", code);
+        put_one_line(smtp_error_reply_text(h));
+    } else {
+        /* The message reads "<class>: <details>"; the class is printed. */
+        const char *msg = smtp_error_message(h);
+        size_t n = strlen(name);
+        if (msg != NULL && strncmp(msg, name, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+            msg += n + 2;
+        put_one_line(msg);
+    }
+    fputc('\n', stderr);
+}
+
+/* A failure outside libsmtp (reading a file, memory): reported in the same
+ * shape, with the status libsmtp would give. */
+static int report_local(smtp_status st, const char *what, const char *detail)
+{
+    fprintf(stderr, "smtp-send: %s: %s: %s\n", smtp_error_name(st), what, detail);
+    return st;
+}
+
+static void report_refused(const smtp_handle *h)
+{
+    size_t n = smtp_refused_count(h);
+    for (size_t i = 0; i < n; i++) {
+        const char *addr = NULL;
+        const char *text = NULL;
+        int code = 0;
+        if (smtp_refused_get(h, i, &addr, &code, &text) != SMTP_OK)
+            continue;
+        fprintf(stderr, "refused: %s %d ", addr != NULL ? addr : "", code);
+        put_one_line(text);
+        fputc('\n', stderr);
+    }
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+/* Matches "--name" or "--name=VALUE"; a value is then taken from the same
+ * argument or the next one. Returns 1 on a match (value in *value), 0 when
+ * `arg` is another option, -1 when the value is missing. */
+static int take_value(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    const char *arg = argv[*i];
+    size_t n = strlen(name);
+
+    if (strncmp(arg, name, n) != 0)
+        return 0;
+    if (arg[n] == '=') {
+        *value = arg + n + 1;
+        return 1;
+    }
+    if (arg[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *i += 1;
+    *value = argv[*i];
+    return 1;
+}
+
+static int parse_unsigned(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end = NULL;
+    unsigned long v;
+
+    if (s[0] < '0' || s[0] > '9')
+        return 0;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > max)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* Fills `o` from the command line. Returns SMTP_OK, SMTP_ERR_INVALID after
+ * a usage message, or -1 when --help was printed. */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    size_t cap = (size_t)argc;
+    int only_files = 0;
+
+    memset(o, 0, sizeof *o);
+    o->host = "localhost";
+    o->count = 1;
+    /* No more values than arguments: arrays of argc entries are enough. */
+    o->to = calloc(cap + 1, sizeof *o->to);
+    o->mail_options = calloc(cap + 1, sizeof *o->mail_options);
+    o->rcpt_options = calloc(cap + 1, sizeof *o->rcpt_options);
+    if (o->to == NULL || o->mail_options == NULL || o->rcpt_options == NULL)
+        return report_local(SMTP_ERR_INTERNAL, "options", "out of memory");
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *v = NULL;
+        int r;
+
+        if (only_files || arg[0] != '-' || strcmp(arg, "-") == 0) {
+            if (o->file != NULL)
+                return usage_error("more than one message file", arg);
+            o->file = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            only_files = 1;
+            continue;
+        }
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            fputs(usage_text, stdout);
+            return -1;
+        }
+        if (strcmp(arg, "-v") == 0) {
+            o->verbose += 1;
+            continue;
+        }
+        if (strcmp(arg, "-vv") == 0) {
+            o->verbose += 2;
+            continue;
+        }
+        if (strcmp(arg, "--send-message") == 0) {
+            o->send_message = 1;
+            continue;
+        }
+        if (strcmp(arg, "--ssl") == 0) {
+            o->ssl = 1;
+            continue;
+        }
+        if (strcmp(arg, "--starttls") == 0) {
+            o->starttls = 1;
+            continue;
+        }
+        if (strcmp(arg, "--lmtp") == 0) {
+            o->lmtp = 1;
+            continue;
+        }
+        if (strcmp(arg, "--insecure") == 0) {
+            o->insecure = 1;
+            continue;
+        }
+
+#define VALUE(name) ((r = take_value(argc, argv, &i, (name), &v)) != 0)
+        if (VALUE("--host")) {
+            o->host = v;
+        } else if (VALUE("--port")) {
+            unsigned long port = 0;
+            if (r > 0 && (!parse_unsigned(v, 65535, &port) || port == 0))
+                return usage_error("--port needs a number from 1 to 65535", v);
+            o->port = (unsigned int)port;
+        } else if (VALUE("--from")) {
+            o->from = v;
+        } else if (VALUE("--to")) {
+            o->to[o->n_to++] = v;
+        } else if (VALUE("--cafile")) {
+            o->cafile = v;
+        } else if (VALUE("--user")) {
+            o->user = v;
+        } else if (VALUE("--password-file")) {
+            o->password_file = v;
+        } else if (VALUE("--local-hostname")) {
+            o->local_hostname = v;
+        } else if (VALUE("--timeout")) {
+            char *end = NULL;
+            if (r > 0) {
+                errno = 0;
+                o->timeout = strtod(v, &end);
+                if (errno != 0 || end == v || *end != '\0' || !(o->timeout > 0))
+                    return usage_error("--timeout needs a positive number of seconds", v);
+            }
+        } else if (VALUE("--mail-option")) {
+            o->mail_options[o->n_mail_options++] = v;
+        } else if (VALUE("--rcpt-option")) {
+            o->rcpt_options[o->n_rcpt_options++] = v;
+        } else if (VALUE("--count")) {
+            if (r > 0 && (!parse_unsigned(v, ULONG_MAX, &o->count) || o->count == 0))
+                return usage_error("--count needs a positive number", v);
+        } else {
+            return usage_error("unknown option", arg);
+        }
+#undef VALUE
+        if (r < 0)
+            return usage_error("option needs a value", arg);
+    }
+
+    if (!o->send_message && o->from == NULL)
+        return usage_error("--from is required (or --send-message)", NULL);
+    if (!o->send_message && o->n_to == 0)
+        return usage_error("at least one --to is required (or --send-message)", NULL);
+    if (o->ssl && o->starttls)
+        return usage_error("--ssl and --starttls exclude each other", NULL);
+    if (o->ssl && o->lmtp)
+        return usage_error("--ssl and --lmtp exclude each other", NULL);
+    if ((o->user == NULL) != (o->password_file == NULL))
+        return usage_error("--user and --password-file go together", NULL);
+    if (o->lmtp && o->host[0] == '/' && (o->starttls || o->port != 0))
+        return usage_error("a Unix socket takes neither --port nor --starttls", o->host);
+    return SMTP_OK;
+}
+
+static void free_options(struct options *o)
+{
+    free(o->to);
+    free(o->mail_options);
+    free(o->rcpt_options);
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+/* Reads all of `f` into a new buffer (*out, *len); the buffer has one spare
+ * byte for a NUL. Returns 0, or an errno value. */
+static int read_all(FILE *f, unsigned char **out, size_t *len)
+{
+    size_t cap = 64 * 1024;
+    size_t n = 0;
+    unsigned char *buf = malloc(cap);
+
+    if (buf == NULL)
+        return ENOMEM;
+    for (;;) {
+        size_t got;
+        if (cap - n < 2) {
+            unsigned char *bigger;
+            if (cap > (size_t)-1 / 2) {
+                free(buf);
+                return ENOMEM;
+            }
+            bigger = realloc(buf, cap * 2);
+            if (bigger == NULL) {
+                free(buf);
+                return ENOMEM;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                int err = errno != 0 ? errno : EIO;
+                free(buf);
+                return err;
+            }
+            break;
+        }
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* Reads `path` ("-" or NULL: standard input). */
+static int read_file(const char *path, unsigned char **out, size_t *len)
+{
+    FILE *f;
+    int err;
+
+    if (path == NULL || strcmp(path, "-") == 0)
+        return read_all(stdin, out, len);
+    errno = 0;
+    f = fopen(path, "rb");
+    if (f == NULL)
+        return errno != 0 ? errno : EIO;
+    err = read_all(f, out, len);
+    fclose(f);
+    return err;
+}
+
+/* Overwrites a secret; volatile so the stores are not optimised away. */
+static void wipe(unsigned char *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n-- > 0)
+        *v++ = 0;
+}
+
+/* ---- not yet in this build ------------------------------------------------ */
+
+/* AUTH. Once libsmtp has smtp_login(h, user, password), this becomes:
+ *     smtp_status st = smtp_login(h, user, password);
+ *     if (st != SMTP_OK) report_error(h, st);
+ *     return st;
+ */
+static smtp_status login(smtp_handle *h, const char *user, const char *password)
+{
+    (void)h;
+    (void)user;
+    (void)password;
+    fprintf(stderr, "smtp-send: SMTPNotSupportedError: AUTH (--user) is not available in this build\n");
+    return SMTP_ERR_NOT_SUPPORTED;
+}
+
+/* --send-message. Once libsmtp has smtp_send_message (envelope taken from the
+ * headers, smtplib send_message), this calls it with the same arguments as
+ * smtp_sendmail in send_once(), --from and --to being optional overrides,
+ * and reports as send_once() does. */
+static smtp_status send_message(smtp_handle *h, const struct options *o, const unsigned char *msg,
+                                size_t len)
+{
+    (void)h;
+    (void)o;
+    (void)msg;
+    (void)len;
+    fprintf(stderr,
+            "smtp-send: SMTPNotSupportedError: --send-message (smtp_send_message) is not available "
+            "in this build\n");
+    return SMTP_ERR_NOT_SUPPORTED;
+}
+
+/* ---- the session ---------------------------------------------------------- */
+
+/* One transaction; refused recipients are reported whatever the outcome. */
+static smtp_status send_once(smtp_handle *h, const struct options *o, const unsigned char *msg,
+                             size_t len)
+{
+    smtp_status st;
+
+    if (o->send_message)
+        return send_message(h, o, msg, len);
+    st = smtp_sendmail(h, o->from, o->to, o->n_to, msg, len, o->mail_options, o->n_mail_options,
+                       o->rcpt_options, o->n_rcpt_options);
+    report_refused(h);
+    if (st != SMTP_OK)
+        report_error(h, st);
+    return st;
+}
+
+/* Applies the settings that must precede connecting. */
+static smtp_status configure(smtp_handle *h, const struct options *o)
+{
+    smtp_status st = SMTP_OK;
+
+    if (o->verbose > 0)
+        st = smtp_set_debuglevel(h, o->verbose > 1 ? 2 : 1);
+    if (st == SMTP_OK && o->timeout > 0)
+        st = smtp_set_timeout(h, o->timeout);
+    if (st == SMTP_OK && o->local_hostname != NULL)
+        st = smtp_set_local_hostname(h, o->local_hostname);
+    if (st == SMTP_OK && o->cafile != NULL)
+        st = smtp_set_tls_cafile(h, o->cafile);
+    if (st == SMTP_OK && o->insecure)
+        st = smtp_set_tls_verify(h, 0);
+    if (st != SMTP_OK)
+        report_error(h, st);
+    return st;
+}
+
+/* Connect, [STARTTLS], [AUTH], send `count` times, QUIT. */
+static smtp_status session(smtp_handle *h, const struct options *o, const char *password,
+                           const unsigned char *msg, size_t len)
+{
+    unsigned int port = o->port;
+    smtp_status st;
+
+    if (port == 0 && !(o->lmtp && o->host[0] == '/'))
+        port = o->ssl ? 465 : o->lmtp ? 2003 : 25;
+
+    st = configure(h, o);
+    if (st != SMTP_OK)
+        return st;
+    st = smtp_connect(h, o->host, port);
+    if (st != SMTP_OK) {
+        report_error(h, st);
+        return st;
+    }
+    if (o->starttls) {
+        st = smtp_starttls(h);
+        if (st != SMTP_OK)
+            report_error(h, st);
+    }
+    if (st == SMTP_OK && o->user != NULL)
+        st = login(h, o->user, password);
+    for (unsigned long i = 0; st == SMTP_OK && i < o->count; i++)
+        st = send_once(h, o, msg, len);
+
+    /* QUIT politely whenever the connection is still up; the outcome of
+     * the session is already decided. */
+    if (smtp_is_connected(h))
+        smtp_quit(h);
+    return st;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    unsigned char *msg = NULL;
+    unsigned char *password = NULL;
+    size_t len = 0;
+    size_t password_len = 0;
+    smtp_handle *h = NULL;
+    int status;
+    int err;
+
+    status = parse_options(argc, argv, &o);
+    if (status != SMTP_OK) {
+        free_options(&o);
+        return status < 0 ? 0 : status;
+    }
+
+    if (o.password_file != NULL) {
+        if (strcmp(o.password_file, "-") == 0 && (o.file == NULL || strcmp(o.file, "-") == 0)) {
+            free_options(&o);
+            return usage_error("the message and the password cannot both come from standard input",
+                               NULL);
+        }
+        err = read_file(o.password_file, &password, &password_len);
+        if (err != 0) {
+            status = report_local(SMTP_ERR_IO, o.password_file, strerror(err));
+            goto done;
+        }
+        /* One line: the password is what precedes its line break. */
+        if (password_len > 0 && password[password_len - 1] == '\n')
+            password[--password_len] = '\0';
+        if (password_len > 0 && password[password_len - 1] == '\r')
+            password[--password_len] = '\0';
+        if (memchr(password, '\0', password_len) != NULL) {
+            status = report_local(SMTP_ERR_INVALID, o.password_file, "the password contains NUL");
+            goto done;
+        }
+    }
+
+    err = read_file(o.file, &msg, &len);
+    if (err != 0) {
+        status = report_local(err == ENOMEM ? SMTP_ERR_INTERNAL : SMTP_ERR_IO,
+                              o.file != NULL ? o.file : "standard input", strerror(err));
+        goto done;
+    }
+
+    h = o.ssl ? smtp_new_ssl() : o.lmtp ? smtp_new_lmtp() : smtp_new();
+    if (h == NULL) {
+        status = report_local(SMTP_ERR_INTERNAL, "smtp_new", "out of memory");
+        goto done;
+    }
+    status = session(h, &o, (const char *)password, msg, len);
+
+done:
+    smtp_free(h);
+    if (password != NULL) {
+        wipe(password, password_len);
+        free(password);
+    }
+    free(msg);
+    free_options(&o);
+    return status;
+}

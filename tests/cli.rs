@@ -1,0 +1,969 @@
+//! The smtp-send CLI (examples-c/smtp-send.c) as DESIGN.md specifies it:
+//! what reaches the server, its exit status (libsmtp's status codes), its
+//! stderr lines, and a clean run under valgrind. The C programs are built
+//! once per test process against the cdylib this `cargo test` built.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::scripted::{esmtp_opening, reply, send, Scripted, Step};
+use common::sink::{as_dumped, parse_dump, Dump, SmtpSink, SMTP_SINK};
+
+/// The target folder holding this test binary's libsmtp.so
+/// (target/debug/deps/cli-HASH → target/debug).
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/debug")
+        .to_path_buf()
+}
+
+/// examples-c/smtp-send, built once per process with `make -C examples-c`.
+fn smtp_send() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let lib = lib_dir();
+        assert!(
+            lib.join("libsmtp.so").exists(),
+            "{} missing: cargo test builds the cdylib there",
+            lib.join("libsmtp.so").display()
+        );
+        let dir = common::repo_root().join("examples-c");
+        let out = Command::new("make")
+            .arg("-C")
+            .arg(&dir)
+            .arg(format!("LIBDIR={}", lib.display()))
+            .output()
+            .expect("make not found: install make and gcc");
+        assert!(
+            out.status.success(),
+            "make -C examples-c failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir.join("smtp-send")
+    })
+}
+
+/// What a run of smtp-send left behind.
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr.lines().collect()
+    }
+}
+
+fn finish(out: Output) -> Run {
+    Run {
+        status: out.status.code().expect("exited, not killed by a signal"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `cmd` with `stdin` on its standard input.
+fn run_program(mut cmd: Command, stdin: &[u8]) -> Run {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    // A writer thread: the child may fill its stderr before reading it all.
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait for smtp-send");
+    writer.join().unwrap();
+    finish(out)
+}
+
+/// smtp-send with `args`, the message on standard input.
+fn smtp_send_with(args: &[String], stdin: &[u8]) -> Run {
+    let mut cmd = Command::new(smtp_send());
+    cmd.args(args);
+    run_program(cmd, stdin)
+}
+
+/// The same under valgrind, leaks of ours (definite, indirect) being errors.
+fn smtp_send_under_valgrind(args: &[String], stdin: &[u8]) -> Run {
+    let found = Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "valgrind not found: install Debian's valgrind package"
+    );
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite,indirect",
+        "--show-leak-kinds=definite,indirect",
+    ])
+    .arg(smtp_send())
+    .args(args);
+    run_program(cmd, stdin)
+}
+
+/// Turns a mixed list of literals into owned arguments.
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// The host/port arguments for a server on 127.0.0.1.
+fn at(port: u16) -> Vec<String> {
+    args(&["--host", "127.0.0.1", "--port", &port.to_string()])
+}
+
+fn envelope(from: &str, to: &[&str]) -> Vec<String> {
+    let mut v = args(&["--from", from]);
+    for t in to {
+        v.extend(args(&["--to", t]));
+    }
+    v
+}
+
+/// Sends `msg` through a fresh smtp-sink and returns the single dump.
+fn deliver_to_sink(msg: &[u8]) -> Dump {
+    let sink = SmtpSink::start(&[]);
+    let mut a = at(sink.port);
+    a.extend(envelope("sender@example.org", &["rcpt@example.org"]));
+    let run = smtp_send_with(&a, msg);
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    assert_eq!(run.stderr, "", "nothing refused, nothing failed");
+    let dumps = sink.dumps(1);
+    assert_eq!(dumps.len(), 1);
+    dumps[0].clone()
+}
+
+// ---- delivery against Postfix smtp-sink ---------------------------------
+
+#[test]
+fn delivers_the_message_byte_exactly() {
+    let msg = b"From: a@example.org\r\nSubject: plain\r\n\r\nHello,\r\nworld.\r\n";
+    assert_eq!(deliver_to_sink(msg).body, as_dumped(msg));
+}
+
+#[test]
+fn dots_at_line_starts_arrive_unchanged() {
+    // RFC 5321 4.5.2: the client doubles a leading "."; the server removes
+    // it again, so the receiver sees the original lines.
+    let msg = b"Subject: dots\r\n\r\n.leading\r\n..two\r\n.\r\nend\r\n.";
+    assert_eq!(deliver_to_sink(msg).body, as_dumped(msg));
+}
+
+#[test]
+fn bare_line_feeds_and_carriage_returns_arrive_as_line_breaks() {
+    let msg = b"Subject: lf\n\nline one\nline two\rline three\r\n\n8-bit: caf\xc3\xa9 \xff\n";
+    assert_eq!(deliver_to_sink(msg).body, as_dumped(msg));
+}
+
+#[test]
+fn an_empty_message_is_delivered_as_one_empty_line() {
+    assert_eq!(deliver_to_sink(b"").body, as_dumped(b""));
+}
+
+#[test]
+fn a_one_mebibyte_message_arrives_whole() {
+    let mut msg = b"Subject: big\r\n\r\n".to_vec();
+    let mut i = 0u32;
+    while msg.len() < 1 << 20 {
+        // Varied lines, some starting with a dot.
+        let line = format!(
+            "{}line {i} {}\r\n",
+            if i % 7 == 0 { "." } else { "" },
+            "x".repeat((i % 90) as usize)
+        );
+        msg.extend_from_slice(line.as_bytes());
+        i += 1;
+    }
+    msg.truncate(1 << 20);
+    assert_eq!(deliver_to_sink(&msg).body, as_dumped(&msg));
+}
+
+#[test]
+fn the_envelope_names_the_sender_and_every_recipient() {
+    let sink = SmtpSink::start(&[]);
+    let mut a = at(sink.port);
+    a.extend(envelope(
+        "sender@example.org",
+        &["one@example.org", "two@example.org", "three@example.net"],
+    ));
+    let run = smtp_send_with(&a, b"Subject: several\r\n\r\nbody\r\n");
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    let dump = &sink.dumps(1)[0];
+    assert_eq!(dump.mail, "<sender@example.org>");
+    assert_eq!(
+        dump.rcpts,
+        [
+            "<one@example.org>",
+            "<two@example.org>",
+            "<three@example.net>"
+        ]
+    );
+}
+
+#[test]
+fn mail_and_rcpt_options_are_sent_with_their_commands() {
+    // smtp-sink offers DSN (RFC 3461), whose RET and NOTIFY parameters these are.
+    let sink = SmtpSink::start(&[]);
+    let mut a = at(sink.port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    a.extend(args(&[
+        "--mail-option",
+        "RET=HDRS",
+        "--rcpt-option",
+        "NOTIFY=NEVER",
+    ]));
+    let run = smtp_send_with(&a, b"Subject: dsn\r\n\r\nbody\r\n");
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    let dump = &sink.dumps(1)[0];
+    assert_eq!(dump.mail, "<s@example.org> RET=HDRS");
+    assert_eq!(dump.rcpts, ["<r@example.org> NOTIFY=NEVER"]);
+}
+
+#[test]
+fn the_message_is_read_from_a_file_argument() {
+    let sink = SmtpSink::start(&[]);
+    let msg = b"Subject: from a file\r\n\r\nbody\r\n.dot\r\n";
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(msg).unwrap();
+    let mut a = at(sink.port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    a.push(file.path().display().to_string());
+    // Standard input carries something else, which must not be sent.
+    let run = smtp_send_with(&a, b"not this\r\n");
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    assert_eq!(sink.dumps(1)[0].body, as_dumped(msg));
+}
+
+#[test]
+fn a_dash_means_standard_input() {
+    let sink = SmtpSink::start(&[]);
+    let msg = b"Subject: stdin\r\n\r\nbody\r\n";
+    let mut a = at(sink.port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    a.push("-".into());
+    let run = smtp_send_with(&a, msg);
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    assert_eq!(sink.dumps(1)[0].body, as_dumped(msg));
+}
+
+#[test]
+fn count_sends_the_message_that_many_times_over_one_connection() {
+    let sink = SmtpSink::start(&[]);
+    let msg = b"Subject: thrice\r\n\r\nbody\r\n";
+    let mut a = at(sink.port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    a.extend(args(&["--count", "3", "-v"]));
+    let run = smtp_send_with(&a, msg);
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    let dumps = sink.dumps(3);
+    assert_eq!(dumps.len(), 3);
+    for d in &dumps {
+        assert_eq!(d.body, as_dumped(msg));
+        assert_eq!(d.mail, "<s@example.org>");
+    }
+    let lines = run.stderr_lines();
+    let count = |prefix: &str| lines.iter().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(count("connect: "), 1, "one connection:\n{}", run.stderr);
+    assert_eq!(count("send: 'EHLO "), 1, "one EHLO:\n{}", run.stderr);
+    assert_eq!(count("send: 'MAIL FROM:"), 3, "{}", run.stderr);
+    assert_eq!(count("send: 'QUIT"), 1, "{}", run.stderr);
+}
+
+#[test]
+fn lmtp_delivers_to_an_lmtp_server() {
+    let sink = SmtpSink::start(&["-L"]);
+    let msg = b"Subject: lmtp\r\n\r\nbody\r\n";
+    let mut a = at(sink.port);
+    a.extend(envelope(
+        "s@example.org",
+        &["a@example.org", "b@example.org"],
+    ));
+    a.extend(args(&["--lmtp", "-v"]));
+    let run = smtp_send_with(&a, msg);
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    assert!(run.stderr.contains("send: 'LHLO "), "{}", run.stderr);
+    let dump = &sink.dumps(1)[0];
+    assert_eq!(dump.rcpts, ["<a@example.org>", "<b@example.org>"]);
+    assert_eq!(dump.body, as_dumped(msg));
+}
+
+/// smtp-sink speaking LMTP on a Unix socket (SmtpSink listens on TCP only).
+struct UnixLmtpSink {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl UnixLmtpSink {
+    fn start() -> UnixLmtpSink {
+        assert!(
+            Path::new(SMTP_SINK).exists(),
+            "{SMTP_SINK} not found: install Debian's postfix package"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let dumps = dir.path().join("dumps");
+        std::fs::create_dir(&dumps).unwrap();
+        let child = Command::new(SMTP_SINK)
+            .args(["-u", "root", "-L", "-d"])
+            .arg(format!("{}/%Y%m%d%H%M%S.", dumps.display()))
+            .arg(format!("unix:{}", dir.path().join("lmtp").display()))
+            .arg("64")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn smtp-sink");
+        let sink = UnixLmtpSink { child, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(sink.socket()).is_err() {
+            assert!(Instant::now() < deadline, "smtp-sink did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        sink
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("lmtp")
+    }
+
+    fn dump(&self) -> Dump {
+        let dir = self.dir.path().join("dumps");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            if let [file] = files.as_slice() {
+                return parse_dump(&std::fs::read(file).unwrap());
+            }
+            assert!(Instant::now() < deadline, "no dump from smtp-sink");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for UnixLmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn lmtp_with_a_host_starting_with_a_slash_uses_a_unix_socket() {
+    let sink = UnixLmtpSink::start();
+    let msg = b"Subject: unix\r\n\r\nbody\r\n";
+    let mut a = args(&["--lmtp", "--host", &sink.socket().display().to_string()]);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    let run = smtp_send_with(&a, msg);
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    let dump = sink.dump();
+    assert_eq!(dump.rcpts, ["<r@example.org>"]);
+    assert_eq!(dump.body, as_dumped(msg));
+}
+
+// ---- refusals and failures, with exact replies ----------------------------
+
+fn scripted_args(server: &Scripted, to: &[&str]) -> Vec<String> {
+    let mut a = at(server.port);
+    a.extend(envelope("s@example.org", to));
+    a
+}
+
+#[test]
+fn one_refused_recipient_of_two_still_succeeds_and_is_reported() {
+    // smtplib sendmail: "If this method does not raise an exception, it
+    // returns a dictionary, with one entry for each recipient that was refused."
+    let mut steps = esmtp_opening(&[]);
+    steps.extend(reply("250 2.1.0 ok")); // MAIL
+    steps.extend(reply("250 2.1.5 ok")); // RCPT good
+    steps.extend(reply("550 5.1.1 no such user")); // RCPT bad
+    steps.extend(reply("354 go ahead")); // DATA
+    steps.push(Step::Data);
+    steps.push(send("250 2.0.0 queued"));
+    steps.extend(reply("221 bye")); // QUIT
+    let server = Scripted::start(steps);
+    let a = scripted_args(&server, &["good@example.org", "bad@example.org"]);
+    let run = smtp_send_with(&a, b"Subject: x\r\n\r\nbody\r\n");
+    let sent = server.transcript();
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    assert_eq!(
+        run.stderr_lines(),
+        ["refused: bad@example.org 550 5.1.1 no such user"]
+    );
+    assert!(sent.ends_with("\r\n.\r\nQUIT\r\n"), "{sent}");
+}
+
+#[test]
+fn all_recipients_refused_exits_5_and_names_the_class() {
+    let mut steps = esmtp_opening(&[]);
+    steps.extend(reply("250 ok")); // MAIL
+    steps.extend(reply("550 5.1.1 unknown one")); // RCPT
+    steps.extend(reply("553 5.1.3 unknown two")); // RCPT
+    steps.extend(reply("250 reset")); // RSET
+    steps.extend(reply("221 bye")); // QUIT
+    let server = Scripted::start(steps);
+    let a = scripted_args(&server, &["one@example.org", "two@example.org"]);
+    let run = smtp_send_with(&a, b"Subject: x\r\n\r\nbody\r\n");
+    let sent = server.transcript();
+    assert_eq!(run.status, 5, "stderr: {}", run.stderr);
+    assert_eq!(
+        run.stderr_lines(),
+        [
+            "refused: one@example.org 550 5.1.1 unknown one",
+            "refused: two@example.org 553 5.1.3 unknown two",
+            "smtp-send: SMTPRecipientsRefused: 553 5.1.3 unknown two",
+        ]
+    );
+    assert!(!sent.contains("DATA"), "{sent}");
+}
+
+#[test]
+fn a_refused_sender_exits_4() {
+    let mut steps = esmtp_opening(&[]);
+    steps.extend(reply("553 5.1.8 sender rejected")); // MAIL
+    steps.extend(reply("250 reset")); // RSET
+    steps.extend(reply("221 bye")); // QUIT
+    let server = Scripted::start(steps);
+    let a = scripted_args(&server, &["r@example.org"]);
+    let run = smtp_send_with(&a, b"Subject: x\r\n\r\nbody\r\n");
+    let sent = server.transcript();
+    assert_eq!(run.status, 4, "stderr: {}", run.stderr);
+    assert_eq!(
+        run.stderr_lines(),
+        ["smtp-send: SMTPSenderRefused: 553 5.1.8 sender rejected"]
+    );
+    assert!(!sent.contains("RCPT"), "{sent}");
+}
+
+#[test]
+fn refused_data_exits_6() {
+    let mut steps = esmtp_opening(&[]);
+    steps.extend(reply("250 ok")); // MAIL
+    steps.extend(reply("250 ok")); // RCPT
+    steps.extend(reply("554 5.3.0 no data today")); // DATA
+    steps.extend(reply("250 reset")); // RSET
+    steps.extend(reply("221 bye")); // QUIT
+    let server = Scripted::start(steps);
+    let a = scripted_args(&server, &["r@example.org"]);
+    let run = smtp_send_with(&a, b"Subject: x\r\n\r\nbody\r\n");
+    let sent = server.transcript();
+    assert_eq!(run.status, 6, "stderr: {}", run.stderr);
+    assert_eq!(
+        run.stderr_lines(),
+        ["smtp-send: SMTPDataError: 554 5.3.0 no data today"]
+    );
+    assert!(!sent.contains("body"), "the message was not sent: {sent}");
+}
+
+#[test]
+fn a_greeting_other_than_220_exits_7_and_sends_nothing() {
+    // smtplib connect(): "If the server's response is not 220, raise
+    // SMTPConnectError" (after closing the connection).
+    let server = Scripted::start(vec![send("554 5.7.1 no service for you")]);
+    let a = scripted_args(&server, &["r@example.org"]);
+    let run = smtp_send_with(&a, b"Subject: x\r\n\r\nbody\r\n");
+    let sent = server.transcript();
+    assert_eq!(run.status, 7, "stderr: {}", run.stderr);
+    assert_eq!(
+        run.stderr_lines(),
+        ["smtp-send: SMTPConnectError: 554 5.7.1 no service for you"]
+    );
+    assert_eq!(sent, "");
+}
+
+#[test]
+fn a_refused_connection_exits_20() {
+    let port = common::free_port();
+    let mut a = at(port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    let run = smtp_send_with(&a, b"Subject: x\r\n\r\nbody\r\n");
+    assert_eq!(run.status, 20, "stderr: {}", run.stderr);
+    let lines = run.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with("smtp-send: OSError: "),
+        "{}",
+        run.stderr
+    );
+    assert!(lines[0].contains("refused"), "{}", run.stderr);
+}
+
+#[test]
+fn starttls_not_offered_is_fatal_and_nothing_is_sent() {
+    // DESIGN: "STARTTLS requested and not possible => error, never plaintext."
+    let sink = SmtpSink::start(&[]);
+    let mut a = at(sink.port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    a.push("--starttls".into());
+    let run = smtp_send_with(&a, b"Subject: x\r\n\r\nsecret\r\n");
+    assert_eq!(run.status, 9, "stderr: {}", run.stderr);
+    assert!(
+        run.stderr.starts_with("smtp-send: SMTPNotSupportedError: "),
+        "{}",
+        run.stderr
+    );
+    assert!(sink.dumps(0).is_empty());
+}
+
+// ---- usage ----------------------------------------------------------------
+
+#[test]
+fn usage_errors_exit_23() {
+    let cases: &[&[&str]] = &[
+        &["--to", "r@example.org"],                        // no --from
+        &["--from", "s@example.org"],                      // no --to
+        &["--from", "s@x", "--to", "r@x", "--bogus"],      // unknown option
+        &["--from", "s@x", "--to", "r@x", "--port", "0"],  // bad port
+        &["--from", "s@x", "--to", "r@x", "--count", "0"], // bad count
+        &["--from", "s@x", "--to", "r@x", "--timeout", "0"],
+        &["--from", "s@x", "--to", "r@x", "--ssl", "--starttls"],
+        &["--from", "s@x", "--to", "r@x", "--user", "u"], // no password file
+        &["--from", "s@x", "--to"],                       // missing value
+        &["--from", "s@x", "--to", "r@x", "a", "b"],      // two files
+    ];
+    for case in cases {
+        let run = smtp_send_with(&args(case), b"");
+        assert_eq!(run.status, 23, "{case:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("smtp-send: "),
+            "{case:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn help_prints_usage_and_exits_0() {
+    let run = smtp_send_with(&args(&["--help"]), b"");
+    assert_eq!(run.status, 0);
+    assert!(
+        run.stdout.starts_with("usage: smtp-send "),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("23 usage error"), "{}", run.stdout);
+}
+
+#[test]
+fn an_unreadable_message_file_exits_20() {
+    let mut a = envelope("s@example.org", &["r@example.org"]);
+    a.push("/nonexistent/message.eml".into());
+    let run = smtp_send_with(&a, b"");
+    assert_eq!(run.status, 20, "{}", run.stderr);
+    assert!(run
+        .stderr
+        .starts_with("smtp-send: OSError: /nonexistent/message.eml: "));
+}
+
+#[test]
+fn user_is_refused_as_not_supported_until_login_exists() {
+    let sink = SmtpSink::start(&[]);
+    let mut password = tempfile::NamedTempFile::new().unwrap();
+    password.write_all(b"secret\n").unwrap();
+    let mut a = at(sink.port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    a.extend(args(&["--user", "u", "--password-file"]));
+    a.push(password.path().display().to_string());
+    let run = smtp_send_with(&a, b"Subject: x\r\n\r\nbody\r\n");
+    assert_eq!(run.status, 9, "{}", run.stderr);
+    assert!(run.stderr.starts_with("smtp-send: SMTPNotSupportedError: "));
+    assert!(run.stderr.contains("not available in this build"));
+    assert!(sink.dumps(0).is_empty());
+}
+
+#[test]
+fn send_message_is_refused_as_not_supported_until_it_exists() {
+    let sink = SmtpSink::start(&[]);
+    let mut a = at(sink.port);
+    a.push("--send-message".into());
+    let run = smtp_send_with(
+        &a,
+        b"From: s@example.org\r\nTo: r@example.org\r\n\r\nbody\r\n",
+    );
+    assert_eq!(run.status, 9, "{}", run.stderr);
+    assert!(run.stderr.starts_with("smtp-send: SMTPNotSupportedError: "));
+    assert!(run.stderr.contains("not available in this build"));
+    assert!(sink.dumps(0).is_empty());
+}
+
+// ---- transcript -------------------------------------------------------------
+
+#[test]
+fn verbose_shows_the_transcript_on_stderr() {
+    let sink = SmtpSink::start(&[]);
+    let mut a = at(sink.port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    a.push("-v".into());
+    let run = smtp_send_with(&a, b"Subject: x\r\n\r\nbody\r\n");
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    let lines = run.stderr_lines();
+    assert!(
+        lines.contains(&"send: 'MAIL FROM:<s@example.org>\\r\\n'"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        lines.contains(&"send: 'RCPT TO:<r@example.org>\\r\\n'"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("reply: retcode (220);")),
+        "{}",
+        run.stderr
+    );
+    assert!(lines.contains(&"send: 'QUIT\\r\\n'"), "{}", run.stderr);
+}
+
+#[test]
+fn without_verbose_a_success_is_silent() {
+    let sink = SmtpSink::start(&[]);
+    let mut a = at(sink.port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    let run = smtp_send_with(&a, b"Subject: x\r\n\r\nbody\r\n");
+    assert_eq!(run.status, 0);
+    assert_eq!(run.stderr, "");
+    assert_eq!(run.stdout, "");
+}
+
+// ---- valgrind -----------------------------------------------------------------
+
+fn assert_clean(run: &Run, expected: i32) {
+    assert_ne!(
+        run.status, 99,
+        "valgrind found errors or leaks:\n{}",
+        run.stderr
+    );
+    assert_eq!(run.status, expected, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ERROR SUMMARY: 0 errors"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_successful_send_has_no_memory_error_or_leak() {
+    let sink = SmtpSink::start(&[]);
+    let mut a = at(sink.port);
+    a.extend(envelope(
+        "s@example.org",
+        &["r@example.org", "q@example.org"],
+    ));
+    a.extend(args(&["--count", "2"]));
+    let msg = b"Subject: valgrind\r\n\r\n.dot\nbody\r\n";
+    let run = smtp_send_under_valgrind(&a, msg);
+    assert_clean(&run, 0);
+    assert_eq!(sink.dumps(2).len(), 2);
+}
+
+#[test]
+fn a_refused_sender_has_no_memory_error_or_leak() {
+    let mut steps = esmtp_opening(&[]);
+    steps.extend(reply("553 5.1.8 sender rejected")); // MAIL
+    steps.extend(reply("250 reset")); // RSET
+    steps.extend(reply("221 bye")); // QUIT
+    let server = Scripted::start(steps);
+    let a = scripted_args(&server, &["r@example.org"]);
+    let run = smtp_send_under_valgrind(&a, b"Subject: x\r\n\r\nbody\r\n");
+    server.finish();
+    assert_clean(&run, 4);
+    assert!(run
+        .stderr
+        .contains("smtp-send: SMTPSenderRefused: 553 5.1.8 sender rejected"));
+}
+
+#[test]
+fn a_refused_connection_has_no_memory_error_or_leak() {
+    let mut a = at(common::free_port());
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    let run = smtp_send_under_valgrind(&a, b"Subject: x\r\n\r\nbody\r\n");
+    assert_clean(&run, 20);
+    assert!(run.stderr.contains("smtp-send: OSError: "));
+}
+
+// ---- the README example -----------------------------------------------------
+
+#[test]
+fn quickstart_sends_its_message_to_two_recipients() {
+    let sink = SmtpSink::start(&[]);
+    smtp_send(); // builds quickstart too
+    let quickstart = common::repo_root().join("examples-c/quickstart");
+    let mut cmd = Command::new(quickstart);
+    cmd.args(["127.0.0.1", &sink.port.to_string()]);
+    let run = run_program(cmd, b"");
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let dump = &sink.dumps(1)[0];
+    assert_eq!(dump.mail, "<me@example.org>");
+    assert_eq!(dump.rcpts, ["<alice@example.org>", "<bob@example.org>"]);
+    assert!(dump.body.ends_with(b"\n\nHello from libsmtp.\n"));
+}
+
+// ---- TLS: --ssl, --starttls, --cafile, --insecure -----------------------------
+
+/// A self-signed certificate for 127.0.0.1 and localhost, its PEM file (to
+/// pass as --cafile), and a server-side acceptor using it.
+struct Identity {
+    cert_file: tempfile::NamedTempFile,
+    acceptor: std::sync::Arc<openssl::ssl::SslAcceptor>,
+}
+
+impl Identity {
+    fn new() -> Identity {
+        use openssl::asn1::Asn1Time;
+        use openssl::bn::BigNum;
+        use openssl::ec::{EcGroup, EcKey};
+        use openssl::hash::MessageDigest;
+        use openssl::nid::Nid;
+        use openssl::pkey::PKey;
+        use openssl::ssl::{SslAcceptor, SslMethod};
+        use openssl::x509::extension::SubjectAlternativeName;
+        use openssl::x509::{X509NameBuilder, X509};
+
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_nid(Nid::COMMONNAME, "localhost")
+            .unwrap();
+        let name = name.build();
+        let mut cert = X509::builder().unwrap();
+        cert.set_version(2).unwrap();
+        let serial = BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap();
+        cert.set_serial_number(&serial).unwrap();
+        cert.set_subject_name(&name).unwrap();
+        cert.set_issuer_name(&name).unwrap();
+        cert.set_pubkey(&key).unwrap();
+        cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        cert.set_not_after(&Asn1Time::days_from_now(2).unwrap())
+            .unwrap();
+        let san = SubjectAlternativeName::new()
+            .dns("localhost")
+            .ip("127.0.0.1")
+            .build(&cert.x509v3_context(None, None))
+            .unwrap();
+        cert.append_extension(san).unwrap();
+        cert.sign(&key, MessageDigest::sha256()).unwrap();
+        let cert = cert.build();
+
+        let mut cert_file = tempfile::NamedTempFile::new().unwrap();
+        cert_file.write_all(&cert.to_pem().unwrap()).unwrap();
+        let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
+        acceptor.set_private_key(&key).unwrap();
+        acceptor.set_certificate(&cert).unwrap();
+        Identity {
+            cert_file,
+            acceptor: std::sync::Arc::new(acceptor.build()),
+        }
+    }
+
+    fn cafile(&self) -> String {
+        self.cert_file.path().display().to_string()
+    }
+}
+
+/// How the TLS server starts encryption.
+#[derive(Clone, Copy, PartialEq)]
+enum TlsMode {
+    Implicit,
+    StartTls,
+}
+
+/// An SMTP server answering any dialog (250 to everything, 354 to DATA),
+/// over TLS from the start or after STARTTLS. `finish` gives what the
+/// client sent in plaintext and what it sent encrypted.
+struct TlsServer {
+    port: u16,
+    thread: std::thread::JoinHandle<(String, String)>,
+}
+
+impl TlsServer {
+    fn start(identity: &Identity, mode: TlsMode) -> TlsServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let acceptor = identity.acceptor.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut tcp, _) = listener.accept().expect("accept");
+            tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut plain = Vec::new();
+            let mut secret = Vec::new();
+            if mode == TlsMode::StartTls {
+                let _ = tcp.write_all(b"220 tls.example ESMTP\r\n");
+                if !answer(&mut tcp, &mut plain, true) {
+                    return (lossy(&plain), String::new());
+                }
+            }
+            let Ok(mut tls) = acceptor.accept(tcp) else {
+                return (lossy(&plain), String::new());
+            };
+            if mode == TlsMode::Implicit {
+                let _ = tls.write_all(b"220 tls.example ESMTP\r\n");
+            }
+            answer(&mut tls, &mut secret, false);
+            (lossy(&plain), lossy(&secret))
+        });
+        TlsServer { port, thread }
+    }
+
+    fn finish(self) -> (String, String) {
+        self.thread.join().expect("TLS server thread")
+    }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Answers commands until QUIT or the end of the stream; true when the
+/// client asked for STARTTLS (answered 220).
+fn answer<S: std::io::Read + Write>(s: &mut S, got: &mut Vec<u8>, offer_starttls: bool) -> bool {
+    let read_until = |s: &mut S, got: &mut Vec<u8>, end: &[u8]| -> bool {
+        let start = got.len();
+        let mut byte = [0u8; 1];
+        while !got[start..].ends_with(end) {
+            match s.read(&mut byte) {
+                Ok(1) => got.push(byte[0]),
+                _ => return false,
+            }
+        }
+        true
+    };
+    loop {
+        let start = got.len();
+        if !read_until(s, got, b"\n") {
+            return false;
+        }
+        let verb = lossy(&got[start..]).to_ascii_uppercase();
+        let out: &[u8] = if verb.starts_with("EHLO") {
+            if offer_starttls {
+                b"250-tls.example\r\n250 STARTTLS\r\n"
+            } else {
+                b"250 tls.example\r\n"
+            }
+        } else if verb.starts_with("STARTTLS") {
+            let _ = s.write_all(b"220 go ahead\r\n");
+            return true;
+        } else if verb.starts_with("DATA") {
+            let _ = s.write_all(b"354 go ahead\r\n");
+            if !read_until(s, got, b"\r\n.\r\n") {
+                return false;
+            }
+            b"250 queued\r\n"
+        } else if verb.starts_with("QUIT") {
+            let _ = s.write_all(b"221 bye\r\n");
+            return false;
+        } else {
+            b"250 ok\r\n"
+        };
+        if s.write_all(out).is_err() {
+            return false;
+        }
+    }
+}
+
+fn tls_args(server: &TlsServer, extra: &[&str]) -> Vec<String> {
+    let mut a = at(server.port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    a.extend(args(extra));
+    a
+}
+
+#[test]
+fn ssl_with_the_servers_certificate_as_cafile_delivers() {
+    let id = Identity::new();
+    let server = TlsServer::start(&id, TlsMode::Implicit);
+    let a = tls_args(&server, &["--ssl", "--cafile", &id.cafile()]);
+    let run = smtp_send_with(&a, b"Subject: tls\r\n\r\nsealed\r\n");
+    let (plain, secret) = server.finish();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(plain, "");
+    assert!(secret.contains("MAIL FROM:<s@example.org>\r\n"), "{secret}");
+    assert!(secret.contains("\r\nsealed\r\n.\r\n"), "{secret}");
+}
+
+#[test]
+fn ssl_with_an_untrusted_certificate_exits_22() {
+    // DESIGN: "TLS verification is on by default (chain, hostname, SNI)".
+    let id = Identity::new();
+    let server = TlsServer::start(&id, TlsMode::Implicit);
+    let a = tls_args(&server, &["--ssl"]);
+    let run = smtp_send_with(&a, b"Subject: tls\r\n\r\nsealed\r\n");
+    let (_, secret) = server.finish();
+    assert_eq!(run.status, 22, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("smtp-send: SSLError: "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(secret, "");
+}
+
+#[test]
+fn insecure_turns_verification_off() {
+    let id = Identity::new();
+    let server = TlsServer::start(&id, TlsMode::Implicit);
+    let a = tls_args(&server, &["--ssl", "--insecure"]);
+    let run = smtp_send_with(&a, b"Subject: tls\r\n\r\nsealed\r\n");
+    let (_, secret) = server.finish();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(secret.contains("\r\nsealed\r\n.\r\n"), "{secret}");
+}
+
+#[test]
+fn starttls_encrypts_before_the_envelope_and_says_ehlo_again() {
+    // RFC 3207 4.2: "the client MUST discard any knowledge obtained from
+    // the server [...] The client SHOULD send an EHLO command as the first
+    // command after a successful TLS negotiation."
+    let id = Identity::new();
+    let server = TlsServer::start(&id, TlsMode::StartTls);
+    let a = tls_args(
+        &server,
+        &[
+            "--starttls",
+            "--cafile",
+            &id.cafile(),
+            "--local-hostname",
+            "client.example",
+        ],
+    );
+    let run = smtp_send_with(&a, b"Subject: tls\r\n\r\nsealed\r\n");
+    let (plain, secret) = server.finish();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(plain, "EHLO client.example\r\nSTARTTLS\r\n");
+    assert!(
+        secret.starts_with("EHLO client.example\r\nMAIL FROM:"),
+        "{secret}"
+    );
+    assert!(secret.contains("\r\nsealed\r\n.\r\n"), "{secret}");
+}
+
+#[test]
+fn a_send_over_starttls_has_no_memory_error_or_leak() {
+    let id = Identity::new();
+    let server = TlsServer::start(&id, TlsMode::StartTls);
+    let a = tls_args(&server, &["--starttls", "--cafile", &id.cafile()]);
+    let run = smtp_send_under_valgrind(&a, b"Subject: tls\r\n\r\nsealed\r\n");
+    let (_, secret) = server.finish();
+    assert_clean(&run, 0);
+    assert!(secret.contains("\r\nsealed\r\n.\r\n"), "{secret}");
+}
