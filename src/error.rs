@@ -216,7 +216,15 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.status.name())?;
         match self.code {
-            Some(code) => write!(f, "{} {}", code, String::from_utf8_lossy(&self.text))?,
+            Some(code) => {
+                let text = String::from_utf8_lossy(&self.text);
+                write!(f, "{code} {text}")?;
+                // A message saying more than the reply (why AUTH was
+                // cancelled, an OAuth server's JSON) is kept.
+                if !self.message.is_empty() && self.message != text {
+                    write!(f, " ({})", self.message)?;
+                }
+            }
             None => write!(f, "{}", self.message)?,
         }
         if let Some(sender) = &self.sender {

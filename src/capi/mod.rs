@@ -17,10 +17,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::error::{Error, Result, Status};
 use crate::session::Client;
 
+mod auth;
 mod commands;
 mod handle;
 mod results;
 
+pub use auth::*;
 pub use commands::*;
 pub use handle::*;
 pub use results::*;
