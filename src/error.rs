@@ -244,6 +244,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn display_keeps_a_message_that_says_more_than_the_reply() {
+        let e = Error::reply(Status::Authentication, 535, b"5.7.8 no");
+        assert_eq!(e.to_string(), "SMTPAuthenticationError: 535 5.7.8 no");
+        let mut e = e;
+        e.message = "OAuth server error: {}".into();
+        assert_eq!(
+            e.to_string(),
+            "SMTPAuthenticationError: 535 5.7.8 no (OAuth server error: {})"
+        );
+    }
+
+    #[test]
     fn hierarchy_matches_smtplib() {
         // "SMTPSenderRefused: ... In addition to the attributes set by on all
         // SMTPResponseException exceptions ..." -- a subclass of it.

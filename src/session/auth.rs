@@ -234,7 +234,7 @@ impl Client {
         let result = self.auth(&mechanism, &mut authobject, true);
         match (result, server_error) {
             (Err(mut e), Some(json)) => {
-                e.message = format!("{}; server error: {json}", e.message);
+                e.message = format!("OAuth server error: {json}");
                 Err(e)
             }
             (result, _) => result,
