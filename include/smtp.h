@@ -20,7 +20,6 @@
  *   SMTP_ERR_INTERNAL and closes the connection.
  * - Defaults: 60 s deadline on every operation; TLS verified (system trust
  *   store, chain and host name, SNI), TLS 1.2 at least.
- * - Not yet available: smtp_login/smtp_auth (AUTH).
  */
 
 #ifndef SMTP_H
@@ -92,6 +91,12 @@
 #define SMTP_DSN_NOTIFY_DELAY 8
 
 /**
+ * Where an `smtp_auth_callback` puts its response. Opaque; owned by
+ * libsmtp and valid only during the callback that receives it.
+ */
+typedef struct smtp_buffer smtp_buffer;
+
+/**
  * A session with one SMTP or LMTP server (smtplib's SMTP, SMTP_SSL or LMTP
  * object). Opaque. Created by `smtp_new*` or `smtp_open*`, freed by
  * `smtp_free`. One thread at a time may use a handle; different handles may
@@ -104,6 +109,26 @@ typedef struct smtp_handle smtp_handle;
  * are fixed and mirror smtplib's exception classes.
  */
 typedef int smtp_status;
+
+/**
+ * The authobject of `smtp_auth` (smtplib's `authobject(challenge=None)`).
+ *
+ * Called first with `challenge` NULL and `challenge_len` 0 for the initial
+ * response (only when `initial_response_ok` is non-zero), then once per 334
+ * challenge with the challenge already base64-decoded: `challenge_len`
+ * bytes at `challenge`, followed by a NUL not counted in the length. The
+ * challenge is valid only during the call.
+ *
+ * To respond, call `smtp_buffer_set(response, bytes, len)` (libsmtp
+ * base64-encodes it); `response` is valid only during the call. Not
+ * calling it means "no initial response" for the first call, and an empty
+ * response to a challenge. Return 0 to go on; any other value aborts: for
+ * the initial call nothing is sent, for a challenge the exchange is
+ * cancelled with "*", and `smtp_auth` returns SMTP_ERR_EXCEPTION. The
+ * callback runs on the calling thread, during `smtp_auth`, and must not
+ * call functions on the same handle.
+ */
+typedef int (*smtp_auth_callback)(void *userdata, const uint8_t *challenge, size_t challenge_len, struct smtp_buffer *response);
 
 /**
  * A transcript line: `line` is NUL-terminated, `len` bytes long without
@@ -229,6 +254,94 @@ typedef struct smtp_message {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Logs in (smtplib `login(user, password)`): EHLO/HELO if needed, then
+ * the advertised mechanisms among CRAM-MD5, PLAIN and LOGIN, in that order
+ * (within the list set by `smtp_set_auth_mechanisms`), each with an
+ * initial response where the mechanism has one (RFC 4954), until one
+ * succeeds. A 235 reply, or 503 ("already authenticated"), is SMTP_OK.
+ *
+ * Errors: SMTP_ERR_NOT_SUPPORTED when the server does not offer AUTH
+ * (nothing sent after EHLO); SMTP_ERR_EXCEPTION when no mechanism is in
+ * common, or when the only ones in common would reveal the password on a
+ * connection that is neither TLS nor to this machine (nothing sent; see
+ * `smtp_set_allow_cleartext_auth`); SMTP_ERR_AUTHENTICATION when every
+ * attempt failed, with the last reply's code and text.
+ *
+ * `user` and `password` are NUL-terminated UTF-8, read during the call
+ * only; libsmtp keeps no copy after it returns (the buffers it derives
+ * from them are wiped). They never appear in the transcript.
+ */
+smtp_status smtp_login(struct smtp_handle *h, const char *user, const char *password);
+
+/**
+ * As `smtp_login`; `initial_response_ok` 0 sends "AUTH MECH" alone and
+ * gives every response after a 334 challenge (smtplib's
+ * `initial_response_ok=False`).
+ */
+smtp_status smtp_login_ex(struct smtp_handle *h, const char *user, const char *password, int initial_response_ok);
+
+/**
+ * Logs in with an OAuth 2.0 bearer token: OAUTHBEARER (RFC 7628) when the
+ * server offers it, else XOAUTH2, always with an initial response. To force
+ * one of them, pin it with `smtp_set_auth_mechanisms`.
+ *
+ * Errors as `smtp_login`. When the server answers with an error challenge
+ * (a 334 carrying base64 JSON), the exchange is finished as the mechanism
+ * requires (a "\x01" response for OAUTHBEARER, an empty line for XOAUTH2)
+ * and SMTP_ERR_AUTHENTICATION is returned with the final reply's code and
+ * text; `smtp_error_message` then includes the server's JSON.
+ *
+ * `user` and `token` are read during the call only and never appear in
+ * the transcript.
+ */
+smtp_status smtp_login_oauth2(struct smtp_handle *h, const char *user, const char *token);
+
+/**
+ * Restricts the mechanisms `smtp_login` and `smtp_login_oauth2` may use to
+ * these `n` names (case-insensitive, e.g. "XOAUTH2"); they are still tried
+ * in the library's order. `mechs` NULL with `n` 0 restores smtplib's
+ * default. An invalid name gives SMTP_ERR_INVALID and changes nothing.
+ * The strings are copied.
+ */
+smtp_status smtp_set_auth_mechanisms(struct smtp_handle *h, const char *const *mechs, size_t n);
+
+/**
+ * Allows (1) or forbids (0, the default) mechanisms that send the password
+ * or token itself (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER, and any mechanism
+ * libsmtp does not know to protect it) over a connection that is neither
+ * TLS nor to a loopback address or Unix socket. CRAM-MD5 is always
+ * allowed: it sends a proof, not the password.
+ */
+smtp_status smtp_set_allow_cleartext_auth(struct smtp_handle *h, int allow);
+
+/**
+ * Copies `len` bytes at `data` into `buf` as the callback's response,
+ * replacing any set before (which is wiped). `data` may be NULL when `len`
+ * is 0 (an empty response). The caller's memory is not used after this
+ * returns; libsmtp wipes its copy once sent. SMTP_ERR_INVALID for a NULL
+ * `buf`, or NULL `data` with a non-zero `len`.
+ */
+smtp_status smtp_buffer_set(struct smtp_buffer *buf, const uint8_t *data, size_t len);
+
+/**
+ * Authenticates with any SASL mechanism (smtplib `auth()`): EHLO/HELO if
+ * needed, "AUTH mechanism" (with the callback's initial response, base64,
+ * when `initial_response_ok` is non-zero and it gives one), then each 334
+ * challenge decoded and passed to `callback`, whose response is sent in
+ * base64. SMTP_OK on 235 or 503.
+ *
+ * Errors: SMTP_ERR_INVALID for a bad mechanism name or NULL callback;
+ * SMTP_ERR_EXCEPTION when the mechanism would reveal the secret on an
+ * unprotected connection (see `smtp_set_allow_cleartext_auth`; nothing
+ * sent), when a challenge is not base64 or more than 5 arrive, or when
+ * the callback aborts (the exchange is then cancelled with "*", and the
+ * server's reply to it is the error's reply code and text);
+ * SMTP_ERR_AUTHENTICATION for any other final reply. `userdata` is passed
+ * to the callback untouched and is not kept after the call.
+ */
+smtp_status smtp_auth(struct smtp_handle *h, const char *mechanism, smtp_auth_callback callback, void *userdata, int initial_response_ok);
 
 /**
  * HELO (smtplib `helo()`); `name` NULL or "" means the local hostname.

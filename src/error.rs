@@ -229,7 +229,15 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.status.name())?;
         match self.code {
-            Some(code) => write!(f, "{} {}", code, String::from_utf8_lossy(&self.text))?,
+            Some(code) => {
+                let text = String::from_utf8_lossy(&self.text);
+                write!(f, "{code} {text}")?;
+                // A message saying more than the reply (why AUTH was
+                // cancelled, an OAuth server's JSON) is kept.
+                if !self.message.is_empty() && self.message != text {
+                    write!(f, " ({})", self.message)?;
+                }
+            }
             None => write!(f, "{}", self.message)?,
         }
         if let Some(sender) = &self.sender {
@@ -247,6 +255,18 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_keeps_a_message_that_says_more_than_the_reply() {
+        let e = Error::reply(Status::Authentication, 535, b"5.7.8 no");
+        assert_eq!(e.to_string(), "SMTPAuthenticationError: 535 5.7.8 no");
+        let mut e = e;
+        e.message = "OAuth server error: {}".into();
+        assert_eq!(
+            e.to_string(),
+            "SMTPAuthenticationError: 535 5.7.8 no (OAuth server error: {})"
+        );
+    }
 
     #[test]
     fn hierarchy_matches_smtplib() {

@@ -17,12 +17,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::error::{Error, Result, Status};
 use crate::session::Client;
 
+mod auth;
 mod commands;
 mod handle;
 mod message;
 mod results;
 mod transaction;
 
+pub use auth::*;
 pub use commands::*;
 pub use handle::*;
 pub use message::*;

@@ -35,7 +35,6 @@ impl DebugSink {
     }
 
     /// Turns redaction of replies on or off; returns the previous setting.
-    #[allow(dead_code)] // used by AUTH
     pub(crate) fn redacting(&mut self, on: bool) -> bool {
         std::mem::replace(&mut self.redact, on)
     }
@@ -62,10 +61,16 @@ impl DebugSink {
         }
     }
 
-    #[allow(dead_code)] // used by AUTH
     pub(crate) fn sent_redacted(&mut self, verb: &str) {
         if self.level > 0 {
             self.line(&format!("send: '{verb} <redacted>\\r\\n'"));
+        }
+    }
+
+    /// A line of secret data (a response to an AUTH challenge).
+    pub(crate) fn sent_secret(&mut self) {
+        if self.level > 0 {
+            self.line("send: '<redacted>\\r\\n'");
         }
     }
 

@@ -12,8 +12,10 @@ use crate::protocol::command;
 use crate::protocol::data::DataEncoder;
 use crate::protocol::ehlo::EhloFeatures;
 use crate::protocol::reply::{Reply, ReplyError};
+use crate::protocol::sasl::Secret;
 use crate::transport::{Connection, ReadError, TlsConfig, TlsInfo};
 
+mod auth;
 mod debug;
 mod message;
 mod transaction;
@@ -70,6 +72,9 @@ pub struct Client {
     body: Option<transaction::BodyState>,
     deferred: Option<transaction::Deferred>,
     deferred_outcome: Option<transaction::DeferredOutcome>,
+    auth_mechanisms: Vec<String>,
+    allow_cleartext_auth: bool,
+    peer_treated_as_remote: bool,
 }
 
 impl Client {
@@ -98,6 +103,9 @@ impl Client {
             body: None,
             deferred: None,
             deferred_outcome: None,
+            auth_mechanisms: Vec::new(),
+            allow_cleartext_auth: false,
+            peer_treated_as_remote: false,
         }
     }
 
@@ -342,13 +350,12 @@ impl Client {
     }
 
     /// Sends a command whose arguments are secret: the transcript shows only
-    /// the verb.
-    #[allow(dead_code)] // used by AUTH
+    /// the verb, and the line is wiped once sent.
     pub(crate) fn putcmd_secret(&mut self, verb: &str, args: &str) -> Result<()> {
-        let line = command::build(verb, args, self.smtputf8)?;
+        let line = Secret::new(command::build(verb, args, self.smtputf8)?);
         self.conn()?;
         self.debug.sent_redacted(verb);
-        self.send(&line)
+        self.send(line.as_bytes())
     }
 
     /// smtplib's getreply(): reads one reply. A lost, timed-out or garbled
@@ -385,8 +392,7 @@ impl Client {
         }
     }
 
-    /// Reads a reply without keeping secrets from the transcript.
-    #[allow(dead_code)] // used by AUTH
+    /// Reads a reply, keeping a 334 challenge out of the transcript.
     pub(crate) fn getreply_secret(&mut self) -> Result<Reply> {
         let saved = self.debug.redacting(true);
         let reply = self.getreply();
