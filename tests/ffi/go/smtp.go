@@ -1,8 +1,9 @@
 // Package smtp is a Go client for libsmtp, an SMTP and LMTP client engine
 // that follows Python's smtplib, through its C API (include/smtp.h).
 //
-// The package links target/debug/libsmtp.so of this repository (run
-// `cargo build` first). To link an installed libsmtp instead, put its
+// The package links target/debug/libsmtp.so of this repository: run
+// `cargo build`, and `ln -sf libsmtp.so target/debug/libsmtp.so.0` (the
+// soname; `cargo test` makes this link itself) before `go test`. To link an installed libsmtp instead, put its
 // directory first with CGO_LDFLAGS, whose flags come before the ones
 // below, e.g. CGO_LDFLAGS="$(pkg-config --libs-only-L smtp)
 // -Wl,-rpath,$(pkg-config --variable=libdir smtp)", and CGO_CFLAGS with
