@@ -529,9 +529,12 @@ smtp_status smtp_set_debuglevel(struct smtp_handle *h, int level);
 /**
  * Sends transcript lines to `callback(userdata, line, len)` instead of
  * standard error; NULL restores standard error. The callback runs on the
- * thread calling into the handle, during that call; it must not call
- * functions on the same handle. `userdata` must stay valid until the
- * callback is replaced or the handle freed.
+ * thread calling into the handle, during that call. It may call the
+ * functions that take no handle (`smtp_version`, `smtp_error_name`,
+ * `smtp_error_is`) and any function on another handle that no other
+ * thread is using; it must not call any function on the same handle,
+ * not even a getter. `userdata` must stay valid until the callback is
+ * replaced or the handle freed.
  */
 smtp_status smtp_set_debug_callback(struct smtp_handle *h, smtp_debug_callback callback, void *userdata);
 

@@ -2,6 +2,7 @@
 //! bytes out) and real servers started on free loopback ports.
 #![allow(dead_code)]
 
+pub mod cdylib;
 pub mod scripted;
 pub mod sink;
 

@@ -1,0 +1,100 @@
+package smtp
+
+/*
+#include "smtp.h"
+*/
+import "C"
+
+// Status values, fixed by the C API; each mirrors an smtplib exception.
+const (
+	StatusOK                 = 0
+	StatusException          = 1
+	StatusServerDisconnected = 2
+	StatusResponse           = 3
+	StatusSenderRefused      = 4
+	StatusRecipientsRefused  = 5
+	StatusData               = 6
+	StatusConnect            = 7
+	StatusHelo               = 8
+	StatusNotSupported       = 9
+	StatusAuthentication     = 10
+	StatusIO                 = 20
+	StatusTimeout            = 21
+	StatusTLS                = 22
+	StatusInvalid            = 23
+	StatusInternal           = 24
+)
+
+// Error is a failed call: its status, smtplib class name, the reply code
+// and text it carries (Code -1 and Text "" when none), a readable
+// message, and for a refused sender or refused recipients what was
+// refused.
+type Error struct {
+	Status     int
+	Class      string
+	Code       int
+	Text       string
+	Message    string
+	Sender     string
+	Recipients []Refused
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Is makes errors.Is follow smtplib's hierarchy: an error is one of the
+// sentinels below when its class is that class or derives from it, e.g.
+// errors.Is(err, ErrResponse) for a refused sender.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	if !ok || t == nil {
+		return false
+	}
+	return C.smtp_error_is(C.int(e.Status), C.int(t.Status)) == 1
+}
+
+func sentinel(status int) *Error {
+	return &Error{Status: status, Class: className(status), Code: -1, Message: className(status)}
+}
+
+// Sentinels for errors.Is, one per smtplib class.
+var (
+	ErrException          = sentinel(StatusException)
+	ErrServerDisconnected = sentinel(StatusServerDisconnected)
+	ErrResponse           = sentinel(StatusResponse)
+	ErrSenderRefused      = sentinel(StatusSenderRefused)
+	ErrRecipientsRefused  = sentinel(StatusRecipientsRefused)
+	ErrData               = sentinel(StatusData)
+	ErrConnect            = sentinel(StatusConnect)
+	ErrHelo               = sentinel(StatusHelo)
+	ErrNotSupported       = sentinel(StatusNotSupported)
+	ErrAuthentication     = sentinel(StatusAuthentication)
+	ErrIO                 = sentinel(StatusIO)
+	ErrTimeout            = sentinel(StatusTimeout)
+	ErrTLS                = sentinel(StatusTLS)
+	ErrInvalid            = sentinel(StatusInvalid)
+	ErrInternal           = sentinel(StatusInternal)
+)
+
+func className(status int) string { return C.GoString(C.smtp_error_name(C.int(status))) }
+
+func invalid(msg string) *Error {
+	return &Error{Status: StatusInvalid, Class: className(StatusInvalid), Code: -1,
+		Message: className(StatusInvalid) + ": " + msg}
+}
+
+// lastError reads the handle's last error.
+func lastError(h *C.smtp_handle) *Error {
+	st := int(C.smtp_error_code(h))
+	e := &Error{
+		Status:  st,
+		Class:   className(st),
+		Code:    int(C.smtp_error_reply_code(h)),
+		Text:    goString(C.smtp_error_reply_text(h)),
+		Message: goString(C.smtp_error_message(h)),
+		Sender:  goString(C.smtp_error_sender(h)),
+	}
+	if st == StatusRecipientsRefused {
+		e.Recipients = refusedList(h)
+	}
+	return e
+}
