@@ -10,11 +10,17 @@
  * standard error, and a failure "smtp-send: <smtplib class>: <details>".
  */
 
+#define _POSIX_C_SOURCE 200809L
+
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "smtp.h"
 
@@ -387,56 +393,92 @@ static void wipe(unsigned char *p, size_t n)
         *v++ = 0;
 }
 
-/* ---- not yet in this build ------------------------------------------------ */
+/* ---- the message ---------------------------------------------------------- */
 
-/* AUTH. Once libsmtp has smtp_login(h, user, password), this becomes:
- *     smtp_status st = smtp_login(h, user, password);
- *     if (st != SMTP_OK) report_error(h, st);
- *     return st;
- */
-static smtp_status login(smtp_handle *h, const char *user, const char *password)
-{
-    (void)h;
-    (void)user;
-    (void)password;
-    fprintf(stderr, "smtp-send: SMTPNotSupportedError: AUTH (--user) is not available in this build\n");
-    return SMTP_ERR_NOT_SUPPORTED;
-}
+/* Messages up to this size are read into memory when they must be sent more
+ * than once; larger ones are streamed from the file each time. */
+#define IN_MEMORY_MAX (16u * 1024 * 1024)
+/* Messages sent per smtp_sendmail_batch call with --count. */
+#define BATCH 1024
 
-/* --send-message. Once libsmtp has smtp_send_message (envelope taken from the
- * headers, smtplib send_message), this calls it with the same arguments as
- * smtp_sendmail in send_once(), --from and --to being optional overrides,
- * and reports as send_once() does. */
-static smtp_status send_message(smtp_handle *h, const struct options *o, const unsigned char *msg,
-                                size_t len)
-{
-    (void)h;
-    (void)o;
-    (void)msg;
-    (void)len;
-    fprintf(stderr,
-            "smtp-send: SMTPNotSupportedError: --send-message (smtp_send_message) is not available "
-            "in this build\n");
-    return SMTP_ERR_NOT_SUPPORTED;
-}
-
-/* ---- the session ---------------------------------------------------------- */
+/* The message: in memory, or streamed from a descriptor (constant memory). */
+struct message {
+    unsigned char *data; /* in memory when not NULL */
+    size_t len;
+    int fd;        /* streamed from here when data is NULL */
+    int seekable;  /* fd can be rewound for --count */
+    uint64_t size; /* for SIZE=; 0 when unknown */
+};
 
 /* One transaction; refused recipients are reported whatever the outcome. */
-static smtp_status send_once(smtp_handle *h, const struct options *o, const unsigned char *msg,
-                             size_t len)
+static smtp_status send_once(smtp_handle *h, const struct options *o, const struct message *m)
 {
     smtp_status st;
 
     if (o->send_message)
-        return send_message(h, o, msg, len);
-    st = smtp_sendmail(h, o->from, o->to, o->n_to, msg, len, o->mail_options, o->n_mail_options,
-                       o->rcpt_options, o->n_rcpt_options);
+        st = smtp_send_message(h, m->data, m->len, o->from, o->n_to > 0 ? o->to : NULL, o->n_to,
+                               o->mail_options, o->n_mail_options, o->rcpt_options,
+                               o->n_rcpt_options);
+    else if (m->data != NULL)
+        st = smtp_sendmail(h, o->from, o->to, o->n_to, m->data, m->len, o->mail_options,
+                           o->n_mail_options, o->rcpt_options, o->n_rcpt_options);
+    else
+        st = smtp_sendmail_fd(h, o->from, o->to, o->n_to, m->fd, m->size, o->mail_options,
+                              o->n_mail_options, o->rcpt_options, o->n_rcpt_options);
     report_refused(h);
     if (st != SMTP_OK)
         report_error(h, st);
     return st;
 }
+
+/* `n` copies of an in-memory message in one batch: with PIPELINING each
+ * costs one round trip. Refused recipients are those of the last copy. */
+static smtp_status send_batch(smtp_handle *h, const struct options *o, const struct message *m,
+                              size_t n)
+{
+    smtp_message batch[BATCH];
+    smtp_status st;
+
+    for (size_t i = 0; i < n; i++) {
+        batch[i].from = o->from;
+        batch[i].to = o->to;
+        batch[i].n_to = o->n_to;
+        batch[i].data = m->data;
+        batch[i].len = m->len;
+    }
+    st = smtp_sendmail_batch(h, batch, n, o->mail_options, o->n_mail_options, o->rcpt_options,
+                             o->n_rcpt_options, NULL);
+    report_refused(h);
+    if (st != SMTP_OK)
+        report_error(h, st);
+    return st;
+}
+
+/* Sends the message o->count times. */
+static smtp_status send_all(smtp_handle *h, const struct options *o, const struct message *m)
+{
+    smtp_status st = SMTP_OK;
+    unsigned long left = o->count;
+
+    if (m->data != NULL && !o->send_message && left > 1) {
+        while (st == SMTP_OK && left > 0) {
+            size_t n = left < BATCH ? (size_t)left : BATCH;
+            st = send_batch(h, o, m, n);
+            left -= n;
+        }
+        return st;
+    }
+    for (unsigned long i = 0; st == SMTP_OK && i < left; i++) {
+        if (i > 0 && m->data == NULL && lseek(m->fd, 0, SEEK_SET) != 0) {
+            fprintf(stderr, "smtp-send: OSError: cannot rewind the message: %s\n", strerror(errno));
+            return SMTP_ERR_IO;
+        }
+        st = send_once(h, o, m);
+    }
+    return st;
+}
+
+/* ---- the session ---------------------------------------------------------- */
 
 /* Applies the settings that must precede connecting. */
 static smtp_status configure(smtp_handle *h, const struct options *o)
@@ -460,7 +502,7 @@ static smtp_status configure(smtp_handle *h, const struct options *o)
 
 /* Connect, [STARTTLS], [AUTH], send `count` times, QUIT. */
 static smtp_status session(smtp_handle *h, const struct options *o, const char *password,
-                           const unsigned char *msg, size_t len)
+                           const struct message *m)
 {
     unsigned int port = o->port;
     smtp_status st;
@@ -481,10 +523,13 @@ static smtp_status session(smtp_handle *h, const struct options *o, const char *
         if (st != SMTP_OK)
             report_error(h, st);
     }
-    if (st == SMTP_OK && o->user != NULL)
-        st = login(h, o->user, password);
-    for (unsigned long i = 0; st == SMTP_OK && i < o->count; i++)
-        st = send_once(h, o, msg, len);
+    if (st == SMTP_OK && o->user != NULL) {
+        st = smtp_login(h, o->user, password);
+        if (st != SMTP_OK)
+            report_error(h, st);
+    }
+    if (st == SMTP_OK)
+        st = send_all(h, o, m);
 
     /* QUIT politely whenever the connection is still up; the outcome of
      * the session is already decided. */
@@ -496,10 +541,10 @@ static smtp_status session(smtp_handle *h, const struct options *o, const char *
 int main(int argc, char **argv)
 {
     struct options o;
-    unsigned char *msg = NULL;
+    struct message m = {NULL, 0, -1, 0, 0};
     unsigned char *password = NULL;
-    size_t len = 0;
     size_t password_len = 0;
+    struct stat st;
     smtp_handle *h = NULL;
     int status;
     int err;
@@ -532,11 +577,32 @@ int main(int argc, char **argv)
         }
     }
 
-    err = read_file(o.file, &msg, &len);
-    if (err != 0) {
-        status = report_local(err == ENOMEM ? SMTP_ERR_INTERNAL : SMTP_ERR_IO,
-                              o.file != NULL ? o.file : "standard input", strerror(err));
-        goto done;
+    if (o.file == NULL || strcmp(o.file, "-") == 0) {
+        m.fd = STDIN_FILENO;
+    } else {
+        m.fd = open(o.file, O_RDONLY | O_CLOEXEC);
+        if (m.fd < 0) {
+            status = report_local(SMTP_ERR_IO, o.file, strerror(errno));
+            goto done;
+        }
+    }
+    if (fstat(m.fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        m.seekable = 1;
+        m.size = (uint64_t)st.st_size;
+    }
+    /* Streamed (constant memory) when sent once, or when too large to keep;
+     * read into memory for --send-message (the headers decide the
+     * envelope) and for repeated sends of a message that can't be reread. */
+    if (o.send_message || (o.count > 1 && !(m.seekable && m.size > IN_MEMORY_MAX))) {
+        FILE *f = fdopen(dup(m.fd), "rb");
+        err = f == NULL ? errno : read_all(f, &m.data, &m.len);
+        if (f != NULL)
+            fclose(f);
+        if (err != 0) {
+            status = report_local(err == ENOMEM ? SMTP_ERR_INTERNAL : SMTP_ERR_IO,
+                                  o.file != NULL ? o.file : "standard input", strerror(err));
+            goto done;
+        }
     }
 
     h = o.ssl ? smtp_new_ssl() : o.lmtp ? smtp_new_lmtp() : smtp_new();
@@ -544,7 +610,7 @@ int main(int argc, char **argv)
         status = report_local(SMTP_ERR_INTERNAL, "smtp_new", "out of memory");
         goto done;
     }
-    status = session(h, &o, (const char *)password, msg, len);
+    status = session(h, &o, (const char *)password, &m);
 
 done:
     smtp_free(h);
@@ -552,7 +618,9 @@ done:
         wipe(password, password_len);
         free(password);
     }
-    free(msg);
+    free(m.data);
+    if (m.fd > STDIN_FILENO)
+        close(m.fd);
     free_options(&o);
     return status;
 }

@@ -576,34 +576,109 @@ fn an_unreadable_message_file_exits_20() {
 }
 
 #[test]
-fn user_is_refused_as_not_supported_until_login_exists() {
-    let sink = SmtpSink::start(&[]);
+fn user_and_password_file_log_in_before_sending_and_stay_secret() {
+    // RFC 4954 §4: "AUTH PLAIN" with an initial response, 235 on success.
+    // The connection is loopback, so PLAIN may go without TLS.
+    let mut steps = esmtp_opening(&["AUTH PLAIN LOGIN"]);
+    steps.extend(reply("235 2.7.0 Authentication successful"));
+    steps.extend(reply("250 ok")); // MAIL
+    steps.extend(reply("250 ok")); // RCPT
+    steps.extend(reply("354 go")); // DATA
+    steps.push(Step::Data);
+    steps.push(send("250 queued"));
+    steps.extend(reply("221 bye"));
+    let server = Scripted::start(steps);
     let mut password = tempfile::NamedTempFile::new().unwrap();
-    password.write_all(b"secret\n").unwrap();
-    let mut a = at(sink.port);
-    a.extend(envelope("s@example.org", &["r@example.org"]));
-    a.extend(args(&["--user", "u", "--password-file"]));
+    password.write_all(b"s3cret-pw\n").unwrap();
+    let mut a = scripted_args(&server, &["r@example.org"]);
+    a.extend(args(&["-vv", "--user", "u", "--password-file"]));
     a.push(password.path().display().to_string());
     let run = smtp_send_with(&a, b"Subject: x\r\n\r\nbody\r\n");
-    assert_eq!(run.status, 9, "{}", run.stderr);
-    assert!(run.stderr.starts_with("smtp-send: SMTPNotSupportedError: "));
-    assert!(run.stderr.contains("not available in this build"));
-    assert!(sink.dumps(0).is_empty());
+    let sent = server.transcript();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    // base64("\0u\0s3cret-pw"), without the trailing line break of the file.
+    assert!(
+        sent.contains("AUTH PLAIN AHUAczNjcmV0LXB3\r\nMAIL FROM:<s@example.org>"),
+        "{sent}"
+    );
+    assert!(
+        run.stderr.contains("AUTH PLAIN <redacted>"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("s3cret-pw"));
+    assert!(!run.stderr.contains("AHUAczNjcmV0LXB3"));
 }
 
 #[test]
-fn send_message_is_refused_as_not_supported_until_it_exists() {
+fn refused_credentials_exit_10() {
+    let mut steps = esmtp_opening(&["AUTH PLAIN"]);
+    steps.extend(reply("535 5.7.8 Authentication credentials invalid"));
+    steps.extend(reply("221 bye"));
+    let server = Scripted::start(steps);
+    let mut password = tempfile::NamedTempFile::new().unwrap();
+    password.write_all(b"wrong").unwrap();
+    let mut a = scripted_args(&server, &["r@example.org"]);
+    a.extend(args(&["--user", "u", "--password-file"]));
+    a.push(password.path().display().to_string());
+    let run = smtp_send_with(&a, b"x");
+    assert_eq!(run.status, 10, "{}", run.stderr);
+    assert!(run.stderr.contains(
+        "smtp-send: SMTPAuthenticationError: 535 5.7.8 Authentication credentials invalid"
+    ));
+    assert!(!server.transcript().contains("MAIL"));
+}
+
+#[test]
+fn send_message_takes_the_envelope_from_the_headers_and_drops_bcc() {
     let sink = SmtpSink::start(&[]);
     let mut a = at(sink.port);
     a.push("--send-message".into());
     let run = smtp_send_with(
         &a,
-        b"From: s@example.org\r\nTo: r@example.org\r\n\r\nbody\r\n",
+        b"From: Sender <s@example.org>\r\nTo: r@example.org\r\nBcc: hidden@example.org\r\n\r\nbody\r\n",
     );
-    assert_eq!(run.status, 9, "{}", run.stderr);
-    assert!(run.stderr.starts_with("smtp-send: SMTPNotSupportedError: "));
-    assert!(run.stderr.contains("not available in this build"));
-    assert!(sink.dumps(0).is_empty());
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let dump = sink.dumps(1).remove(0);
+    assert_eq!(dump.mail, "<s@example.org>");
+    assert_eq!(dump.rcpts, ["<r@example.org>", "<hidden@example.org>"]);
+    assert_eq!(
+        dump.body,
+        as_dumped(b"From: Sender <s@example.org>\r\nTo: r@example.org\r\n\r\nbody\r\n")
+    );
+}
+
+#[test]
+fn a_large_message_sent_once_is_streamed_not_loaded() {
+    // 40 MiB from a file: delivered whole, while the process stays far
+    // below the message's size (it is streamed from the descriptor).
+    let sink = SmtpSink::start(&[]);
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    let line = format!("{}\r\n", "z".repeat(1022));
+    let mut msg = Vec::with_capacity(40 << 20);
+    msg.extend_from_slice(b"Subject: big\r\n\r\n");
+    while msg.len() < 40 << 20 {
+        msg.extend_from_slice(line.as_bytes());
+    }
+    file.write_all(&msg).unwrap();
+    let mut a = args(&["/usr/bin/time", "-f", "maxrss=%M"]);
+    a.push(smtp_send().display().to_string());
+    a.extend(at(sink.port));
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    a.push(file.path().display().to_string());
+    let out = Command::new(&a[0]).args(&a[1..]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rss_kib: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss="))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("GNU time's maxrss line");
+    assert!(
+        rss_kib < 16 * 1024,
+        "peak RSS {rss_kib} KiB for a 40 MiB message"
+    );
+    assert_eq!(sink.dumps(1).remove(0).body, as_dumped(&msg));
 }
 
 // ---- transcript -------------------------------------------------------------

@@ -92,6 +92,31 @@ static void null_handle(void) {
   CHECK(smtp_tls_version(NULL) == NULL);
   CHECK(smtp_tls_cipher(NULL) == NULL);
   CHECK(smtp_tls_peer_subject(NULL) == NULL);
+  INVALID(smtp_login(NULL, "user", "password"));
+  INVALID(smtp_login_ex(NULL, "user", "password", 1));
+  INVALID(smtp_login_oauth2(NULL, "user", "token"));
+  INVALID(smtp_set_auth_mechanisms(NULL, opts, 1));
+  INVALID(smtp_set_allow_cleartext_auth(NULL, 1));
+  INVALID(smtp_buffer_set(NULL, (const uint8_t *)"x", 1));
+  INVALID(smtp_auth(NULL, "PLAIN", NULL, NULL, 1));
+  INVALID(smtp_send_message(NULL, (const uint8_t *)"x", 1, NULL, NULL, 0,
+                            NULL, 0, NULL, 0));
+  CHECK(smtp_reply_enhanced(NULL) == NULL);
+  CHECK(smtp_error_reply_enhanced(NULL) == NULL);
+  CHECK(smtp_recipient_enhanced(NULL, 0) == NULL);
+  INVALID(smtp_send_begin(NULL, "a@example.org", to, 1, 0, NULL, 0, NULL, 0));
+  INVALID(smtp_send_write(NULL, (const uint8_t *)"x", 1));
+  INVALID(smtp_send_end(NULL));
+  INVALID(smtp_sendmail_fd(NULL, "a@example.org", to, 1, 0, 0, NULL, 0, NULL, 0));
+  INVALID(smtp_sendmail_callback(NULL, "a@example.org", to, 1, NULL, NULL, 0,
+                                 NULL, 0, NULL, 0));
+  INVALID(smtp_sendmail_batch(NULL, NULL, 0, NULL, 0, NULL, 0, NULL));
+  INVALID(smtp_set_pipelining(NULL, 1));
+  INVALID(smtp_set_chunking(NULL, 1));
+  INVALID(smtp_set_dsn_ret(NULL, SMTP_DSN_RET_FULL));
+  INVALID(smtp_set_dsn_envid(NULL, "id"));
+  INVALID(smtp_set_dsn_notify(NULL, SMTP_DSN_NOTIFY_FAILURE));
+  INVALID(smtp_set_dsn_orcpt(NULL, 1));
   /* Functions without a handle pointer. */
   CHECK(strcmp(smtp_error_name(SMTP_ERR_INVALID), "ValueError") == 0);
   CHECK(strcmp(smtp_error_name(-5), "Unknown") == 0);
@@ -128,6 +153,37 @@ static void null_arguments(void) {
     INVALID(smtp_sendmail(h, "a@example.org", to, 1, NULL, 0, NULL, 0, NULL, 1));
   }
   INVALID(smtp_set_local_hostname(h, NULL));
+  INVALID(smtp_login(h, NULL, "password"));
+  INVALID(smtp_login(h, "user", NULL));
+  INVALID(smtp_login_ex(h, NULL, NULL, 1));
+  INVALID(smtp_login_oauth2(h, "user", NULL));
+  INVALID(smtp_login_oauth2(h, NULL, "token"));
+  INVALID(smtp_set_auth_mechanisms(h, NULL, 2));
+  INVALID(smtp_auth(h, NULL, NULL, NULL, 1));
+  INVALID(smtp_auth(h, "PLAIN", NULL, NULL, 1));
+  INVALID(smtp_send_message(h, NULL, 4, NULL, NULL, 0, NULL, 0, NULL, 0));
+  {
+    const char *to[1] = {"b@example.net"};
+    smtp_message m = {NULL, to, 1, NULL, 0};
+    smtp_status st[1] = {SMTP_OK};
+    INVALID(smtp_send_message(h, (const uint8_t *)"x", 1, NULL, NULL, 3, NULL, 0, NULL, 0));
+    INVALID(smtp_send_begin(h, NULL, to, 1, 0, NULL, 0, NULL, 0));
+    INVALID(smtp_send_begin(h, "a@example.org", NULL, 1, 0, NULL, 0, NULL, 0));
+    INVALID(smtp_send_write(h, NULL, 2));
+    INVALID(smtp_sendmail_fd(h, NULL, to, 1, 0, 0, NULL, 0, NULL, 0));
+    INVALID(smtp_sendmail_fd(h, "a@example.org", to, 1, -1, 0, NULL, 0, NULL, 0));
+    INVALID(smtp_sendmail_callback(h, "a@example.org", to, 1, NULL, NULL, 0, NULL, 0, NULL, 0));
+    INVALID(smtp_sendmail_batch(h, NULL, 1, NULL, 0, NULL, 0, st));
+    INVALID(smtp_sendmail_batch(h, &m, 1, NULL, 0, NULL, 0, st));
+    INVALID(smtp_set_dsn_ret(h, 7));
+    INVALID(smtp_set_dsn_notify(h, 0x100));
+    CHECK(smtp_set_dsn_envid(h, NULL) == SMTP_OK);
+    /* Without a message in progress, write and end are refused. */
+    CHECK(smtp_send_write(h, (const uint8_t *)"x", 1) == SMTP_ERR_EXCEPTION);
+    CHECK(smtp_send_end(h) == SMTP_ERR_EXCEPTION);
+  }
+  CHECK(smtp_reply_enhanced(h) == NULL);
+  CHECK(smtp_recipient_enhanced(h, 3) == NULL);
   INVALID(smtp_esmtp_feature_at(h, 0, NULL, &s));
   INVALID(smtp_esmtp_feature_at(h, 0, &s, NULL));
   CHECK(smtp_has_extn(h, NULL) == 0);
