@@ -84,7 +84,10 @@ impl SmtpSink {
                 .collect();
             if files.len() >= expected || Instant::now() > deadline {
                 files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
-                return files.iter().map(|f| parse_dump(&std::fs::read(f).unwrap())).collect();
+                return files
+                    .iter()
+                    .map(|f| parse_dump(&std::fs::read(f).unwrap()))
+                    .collect();
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -109,7 +112,10 @@ pub fn parse_dump(raw: &[u8]) -> Dump {
     };
     let mut rest = raw;
     loop {
-        let end = rest.iter().position(|b| *b == b'\n').expect("dump header line");
+        let end = rest
+            .iter()
+            .position(|b| *b == b'\n')
+            .expect("dump header line");
         let line = String::from_utf8_lossy(&rest[..end]).into_owned();
         if let Some(v) = line.strip_prefix("X-Helo-Args: ") {
             dump.helo = v.to_string();
