@@ -2,6 +2,8 @@
 //! bytes out) and real servers started on free loopback ports.
 #![allow(dead_code)]
 
+pub mod aiosmtpd;
+pub mod certs;
 pub mod scripted;
 pub mod sink;
 

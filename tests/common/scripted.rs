@@ -6,6 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -22,6 +23,10 @@ pub enum Step {
     Sleep(Duration),
     /// Close the connection at once.
     Close,
+    /// Run a TLS handshake as the server with this certificate and key
+    /// (PEM files); later steps go over TLS and the transcript holds the
+    /// decrypted bytes. A failed handshake ends the dialog.
+    Tls { cert: PathBuf, key: PathBuf },
 }
 
 /// Sends `text` followed by CRLF.
@@ -81,10 +86,65 @@ impl Scripted {
     }
 }
 
-fn run(mut stream: TcpStream, steps: Vec<Step>) -> Vec<u8> {
+/// The server's side of the connection, plain or after a `Step::Tls`.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<openssl::ssl::SslStream<TcpStream>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// The server half of a handshake on `conn`; None when it failed.
+fn accept_tls(conn: Conn, cert: &PathBuf, key: &PathBuf) -> Option<Conn> {
+    use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod};
+    let Conn::Plain(tcp) = conn else {
+        panic!("Step::Tls on a connection already encrypted");
+    };
+    let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
+    acceptor.set_certificate_chain_file(cert).unwrap();
+    acceptor
+        .set_private_key_file(key, SslFiletype::PEM)
+        .unwrap();
+    let acceptor = acceptor.build();
+    acceptor.accept(tcp).ok().map(|s| Conn::Tls(Box::new(s)))
+}
+
+fn run(stream: TcpStream, steps: Vec<Step>) -> Vec<u8> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
+    let mut stream = Conn::Plain(stream);
     let mut got = Vec::new();
     for step in steps {
         match step {
@@ -105,13 +165,18 @@ fn run(mut stream: TcpStream, steps: Vec<Step>) -> Vec<u8> {
             }
             Step::Sleep(d) => std::thread::sleep(d),
             Step::Close => {
-                let _ = stream.shutdown(std::net::Shutdown::Both);
+                let _ = stream.tcp().shutdown(std::net::Shutdown::Both);
                 return got;
             }
+            Step::Tls { cert, key } => match accept_tls(stream, &cert, &key) {
+                Some(s) => stream = s,
+                None => return got,
+            },
         }
     }
     // Whatever else the client sends, until it closes or goes quiet.
     stream
+        .tcp()
         .set_read_timeout(Some(Duration::from_secs(1)))
         .unwrap();
     let mut buf = [0u8; 4096];
@@ -125,7 +190,7 @@ fn run(mut stream: TcpStream, steps: Vec<Step>) -> Vec<u8> {
 }
 
 /// Reads byte by byte until `got` ends with `end`; false on EOF or error.
-fn read_until(stream: &mut TcpStream, got: &mut Vec<u8>, end: &[u8]) -> bool {
+fn read_until(stream: &mut impl Read, got: &mut Vec<u8>, end: &[u8]) -> bool {
     let start = got.len();
     let mut byte = [0u8; 1];
     loop {
