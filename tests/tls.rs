@@ -542,3 +542,27 @@ fn c_api_starttls_not_offered_is_smtp_err_not_supported() {
     let t = server.transcript();
     assert!(t.ends_with("\r\n") && t.lines().count() == 1, "{t:?}");
 }
+
+#[test]
+fn a_handshake_dripped_byte_by_byte_still_ends_at_the_deadline() {
+    // A server (or a man in the middle) that sends one byte of a TLS record
+    // every 300 ms keeps each read short of the 1 s deadline; the deadline
+    // is for the whole handshake, so the client gives up with a timeout
+    // before the server closes at about 3 s (which would be a Tls error).
+    let mut steps = esmtp_opening(&["STARTTLS"]);
+    steps.extend(reply("220 go ahead"));
+    for byte in [0x16u8, 0x03, 0x03, 0x00, 0x40, 0x02, 0x00, 0x00, 0x3c, 0x03] {
+        steps.push(Step::Sleep(Duration::from_millis(300)));
+        steps.push(Step::Send(vec![byte]));
+    }
+    steps.push(Step::Close);
+    let server = Scripted::start(steps);
+    let mut c = trusting_client(Kind::Smtp);
+    c.set_timeout(Duration::from_secs(1)).unwrap();
+    c.connect("127.0.0.1", server.port).unwrap();
+    let e = c.starttls().unwrap_err();
+    assert_eq!(e.status, Status::Timeout, "{e}");
+    assert!(!c.is_connected());
+    let t = server.transcript();
+    assert_nothing_in_clear(after_ehlo(&t));
+}
