@@ -53,7 +53,7 @@ fn good_starttls_server() -> AioSmtpd {
 fn assert_no_transaction(server: &AioSmtpd) {
     for line in server.commands() {
         assert!(
-            line.starts_with("clear EHLO "),
+            line.starts_with("clear EHLO ") || line.starts_with("tls SNI "),
             "the server saw {line:?} (all: {:?})",
             server.commands()
         );
@@ -148,6 +148,7 @@ fn starttls_sends_ehlo_again_and_relearns_the_features() {
         server.commands(),
         vec![
             "clear EHLO client.example".to_string(),
+            "tls SNI localhost".to_string(),
             "tls EHLO client.example".to_string()
         ]
     );
@@ -296,7 +297,7 @@ fn smtp_ssl_verifies_by_default() {
         e.message
     );
     assert!(!c.is_connected());
-    assert!(server.commands().is_empty(), "{:?}", server.commands());
+    assert_eq!(server.commands(), vec!["tls SNI localhost".to_string()]);
 }
 
 #[test]
@@ -565,4 +566,115 @@ fn a_handshake_dripped_byte_by_byte_still_ends_at_the_deadline() {
     assert!(!c.is_connected());
     let t = server.transcript();
     assert_nothing_in_clear(after_ehlo(&t));
+}
+
+// ----- trust anchors and versions ----------------------------------------------
+
+#[test]
+fn a_hashed_ca_directory_is_a_trust_anchor_too() {
+    let c_ = certs();
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-hash", "-noout", "-in"])
+        .arg(&c_.ca)
+        .output()
+        .expect("the openssl command");
+    let hash = String::from_utf8(out.stdout).unwrap();
+    std::fs::copy(&c_.ca, dir.path().join(format!("{}.0", hash.trim()))).unwrap();
+    let server = good_starttls_server();
+    let mut c = client(Kind::Smtp);
+    c.tls_config().ca_dir = Some(dir.path().to_path_buf());
+    c.connect("localhost", server.port).unwrap();
+    c.starttls().unwrap();
+    assert!(c.is_tls());
+}
+
+#[test]
+fn a_missing_ca_file_is_a_tls_error_and_nothing_goes_out_in_clear() {
+    let server = good_starttls_server();
+    let mut c = client(Kind::Smtp);
+    c.tls_config().ca_file = Some("/nonexistent/ca.pem".into());
+    c.connect("localhost", server.port).unwrap();
+    let e = c.starttls().unwrap_err();
+    assert_eq!(e.status, Status::Tls, "{e}");
+    assert!(e.message.contains("/nonexistent/ca.pem"), "{}", e.message);
+    assert_closed_for_good(&mut c);
+    assert_no_transaction(&server);
+}
+
+#[test]
+fn a_missing_client_certificate_is_a_tls_error() {
+    let server = good_starttls_server();
+    let mut c = trusting_client(Kind::Smtp);
+    c.tls_config().cert_file = Some("/nonexistent/client.pem".into());
+    c.connect("localhost", server.port).unwrap();
+    let e = c.starttls().unwrap_err();
+    assert_eq!(e.status, Status::Tls, "{e}");
+    assert_closed_for_good(&mut c);
+    assert_no_transaction(&server);
+}
+
+#[test]
+fn a_minimum_of_tls_1_3_is_honoured() {
+    let server = good_starttls_server();
+    let mut c = trusting_client(Kind::Smtp);
+    c.tls_config().min_version = smtp::TlsVersion::Tls13;
+    c.connect("localhost", server.port).unwrap();
+    c.starttls().unwrap();
+    assert_eq!(c.tls_info().unwrap().version, "TLSv1.3");
+}
+
+#[test]
+fn starttls_twice_is_refused_without_sending_anything() {
+    let server = good_starttls_server();
+    let mut c = trusting_client(Kind::Smtp);
+    c.connect("localhost", server.port).unwrap();
+    c.starttls().unwrap();
+    let e = c.starttls().unwrap_err();
+    assert!(e.status.is(Status::Exception), "{e}");
+    assert!(c.is_tls());
+    c.sendmail("a@example.org", &["b@example.org"], MSG, &[], &[])
+        .unwrap();
+    assert_eq!(server.messages(1).len(), 1);
+}
+
+// ----- SNI -------------------------------------------------------------------
+
+#[test]
+fn sni_carries_the_host_connected_to() {
+    let server = good_starttls_server();
+    let mut c = trusting_client(Kind::Smtp);
+    c.connect("localhost", server.port).unwrap();
+    c.starttls().unwrap();
+    assert!(server.commands().contains(&"tls SNI localhost".to_string()));
+}
+
+#[test]
+fn sni_carries_the_server_name_when_one_is_set() {
+    let c_ = certs();
+    let server = starttls_server(&c_.wrong_name_cert, &c_.wrong_name_key);
+    let mut c = trusting_client(Kind::Smtp);
+    c.tls_config().server_name = Some(WRONG_NAME.to_string());
+    c.connect("127.0.0.1", server.port).unwrap();
+    c.starttls().unwrap();
+    assert!(server.commands().contains(&format!("tls SNI {WRONG_NAME}")));
+}
+
+#[test]
+fn no_sni_is_sent_for_an_ip_address() {
+    // RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in
+    // "HostName"."
+    let server = good_starttls_server();
+    let mut c = trusting_client(Kind::Smtp);
+    c.connect("127.0.0.1", server.port).unwrap();
+    c.starttls().unwrap();
+    assert!(server.commands().contains(&"tls SNI -".to_string()));
+}
+
+#[test]
+fn smtp_ssl_sends_sni() {
+    let server = implicit_server();
+    let mut c = trusting_client(Kind::SmtpSsl);
+    c.connect("localhost", server.port).unwrap();
+    assert_eq!(server.commands(), vec!["tls SNI localhost".to_string()]);
 }

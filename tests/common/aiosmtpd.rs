@@ -175,7 +175,9 @@ impl AioSmtpd {
 
     /// Every command line the server's handler saw so far (EHLO/LHLO, MAIL,
     /// RCPT, AUTH), each prefixed "tls " or "clear " for the channel it came
-    /// over: "tls MAIL a@example.org", "clear EHLO client.example".
+    /// over: "tls MAIL a@example.org", "clear EHLO client.example"; and for
+    /// each TLS handshake the SNI name received: "tls SNI localhost", or
+    /// "tls SNI -" when the client sent none.
     pub fn commands(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("commands.log"))
             .map(|s| s.lines().map(str::to_string).collect())

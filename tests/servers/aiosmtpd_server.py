@@ -45,13 +45,17 @@ class Handler:
         self.outdir = outdir
         self.lock = threading.Lock()
         self.count = 0
+        self.ready = False
 
     def log(self, server, line):
         tls = "tls" if server._tls_protocol is not None or server.transport.get_extra_info(
             "sslcontext") is not None else "clear"
+        self.log_line(f"{tls} {line}")
+
+    def log_line(self, line):
         with self.lock:
             with open(os.path.join(self.outdir, "commands.log"), "a") as f:
-                f.write(f"{tls} {line}\n")
+                f.write(f"{line}\n")
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.log(server, f"EHLO {hostname}")
@@ -92,9 +96,18 @@ class Handler:
         return "250 OK"
 
 
-def server_context(cert, key):
+def server_context(cert, key, handler):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
+
+    def sni(sslobj, name, context):
+        # The name the client sent as SNI ("-" when none): logged as
+        # "tls SNI localhost" during the handshake.
+        # (The controller's own readiness probe, before "ready", is not.)
+        if handler.ready:
+            handler.log_line(f"tls SNI {name or '-'}")
+
+    ctx.sni_callback = sni
     return ctx
 
 
@@ -125,14 +138,15 @@ def main():
         kwargs["auth_require_tls"] = True
     ssl_context = None
     if args.tls == "starttls":
-        kwargs["tls_context"] = server_context(args.cert, args.key)
+        kwargs["tls_context"] = server_context(args.cert, args.key, handler)
         kwargs["require_starttls"] = args.require_starttls
     elif args.tls == "implicit":
-        ssl_context = server_context(args.cert, args.key)
+        ssl_context = server_context(args.cert, args.key, handler)
     cls = LmtpController if args.lmtp else Controller
     controller = cls(handler, hostname="127.0.0.1", port=args.port,
                      ssl_context=ssl_context, server_hostname="aiosmtpd.test", **kwargs)
     controller.start()
+    handler.ready = True
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     try:
