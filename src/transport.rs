@@ -501,6 +501,13 @@ fn handshake_error(e: openssl::ssl::HandshakeError<TlsTcp>) -> Error {
     }
 }
 
+/// When `err` came from OpenSSL's TLS layer (an alert from the peer, a bad
+/// record) rather than from the socket, OpenSSL's reason.
+pub fn tls_failure(err: &io::Error) -> Option<String> {
+    let ssl = err.get_ref()?.downcast_ref::<openssl::ssl::Error>()?;
+    ssl.ssl_error().map(|stack| stack.to_string())
+}
+
 fn resolve_source(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
     let host = if host.is_empty() { "0.0.0.0" } else { host };
     let addrs: Vec<SocketAddr> = (host, port)

@@ -678,3 +678,51 @@ fn smtp_ssl_sends_sni() {
     c.connect("localhost", server.port).unwrap();
     assert_eq!(server.commands(), vec!["tls SNI localhost".to_string()]);
 }
+
+// ----- client certificates ---------------------------------------------------
+
+/// A server that greets, offers STARTTLS, and then requires a client
+/// certificate signed by the test CA; after the handshake it answers EHLO.
+fn client_cert_server() -> Scripted {
+    let c_ = certs();
+    let mut steps = esmtp_opening(&["STARTTLS"]);
+    steps.extend(reply("220 go ahead"));
+    steps.push(Step::TlsClientCert {
+        cert: c_.good_cert.clone(),
+        key: c_.good_key.clone(),
+        ca: c_.ca.clone(),
+    });
+    steps.extend(reply("250 tls.example"));
+    Scripted::start(steps)
+}
+
+#[test]
+fn a_client_certificate_is_presented_when_set() {
+    let c_ = certs();
+    let server = client_cert_server();
+    let mut c = trusting_client(Kind::Smtp);
+    c.tls_config().cert_file = Some(c_.good_cert.clone());
+    c.tls_config().key_file = Some(c_.good_key.clone());
+    c.connect("localhost", server.port).unwrap();
+    c.starttls().unwrap();
+    assert!(c.is_tls());
+    drop(c);
+    let t = server.transcript();
+    assert_eq!(after_ehlo(&t), "STARTTLS\r\nEHLO client.example\r\n");
+}
+
+#[test]
+fn a_server_requiring_a_client_certificate_refuses_a_client_without_one() {
+    let server = client_cert_server();
+    let mut c = trusting_client(Kind::Smtp);
+    c.connect("localhost", server.port).unwrap();
+    // With TLS 1.3 the server's refusal (an alert) arrives after the
+    // client's side of the handshake is done: with the reply to the EHLO
+    // that follows it. It is still a TLS failure, with OpenSSL's reason.
+    let e = c.starttls().unwrap_err();
+    assert_eq!(e.status, Status::Tls, "{e}");
+    assert!(e.message.contains("certificate required"), "{}", e.message);
+    assert!(!c.is_connected());
+    let t = server.transcript();
+    assert_eq!(after_ehlo(&t), "STARTTLS\r\n");
+}

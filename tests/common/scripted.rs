@@ -27,6 +27,13 @@ pub enum Step {
     /// (PEM files); later steps go over TLS and the transcript holds the
     /// decrypted bytes. A failed handshake ends the dialog.
     Tls { cert: PathBuf, key: PathBuf },
+    /// As `Tls`, and the client must present a certificate that `ca` (a PEM
+    /// file) signed, or the handshake fails.
+    TlsClientCert {
+        cert: PathBuf,
+        key: PathBuf,
+        ca: PathBuf,
+    },
 }
 
 /// Sends `text` followed by CRLF.
@@ -125,9 +132,15 @@ impl Write for Conn {
     }
 }
 
-/// The server half of a handshake on `conn`; None when it failed.
-fn accept_tls(conn: Conn, cert: &PathBuf, key: &PathBuf) -> Option<Conn> {
-    use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod};
+/// The server half of a handshake on `conn`, requiring a client
+/// certificate signed by `client_ca` when given; None when it failed.
+fn accept_tls(
+    conn: Conn,
+    cert: &PathBuf,
+    key: &PathBuf,
+    client_ca: Option<&PathBuf>,
+) -> Option<Conn> {
+    use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod, SslVerifyMode};
     let Conn::Plain(tcp) = conn else {
         panic!("Step::Tls on a connection already encrypted");
     };
@@ -136,8 +149,24 @@ fn accept_tls(conn: Conn, cert: &PathBuf, key: &PathBuf) -> Option<Conn> {
     acceptor
         .set_private_key_file(key, SslFiletype::PEM)
         .unwrap();
+    if let Some(ca) = client_ca {
+        acceptor.set_ca_file(ca).unwrap();
+        acceptor.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
+    }
     let acceptor = acceptor.build();
-    acceptor.accept(tcp).ok().map(|s| Conn::Tls(Box::new(s)))
+    match acceptor.accept(tcp) {
+        Ok(s) => Some(Conn::Tls(Box::new(s))),
+        Err(openssl::ssl::HandshakeError::Failure(mut mid)) => {
+            // The alert is sent; keep the socket open until the client
+            // closes, so that it reads the alert rather than a reset.
+            let tcp = mid.get_mut();
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = [0u8; 4096];
+            while matches!(tcp.read(&mut buf), Ok(n) if n > 0) {}
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 fn run(stream: TcpStream, steps: Vec<Step>) -> Vec<u8> {
@@ -168,10 +197,16 @@ fn run(stream: TcpStream, steps: Vec<Step>) -> Vec<u8> {
                 let _ = stream.tcp().shutdown(std::net::Shutdown::Both);
                 return got;
             }
-            Step::Tls { cert, key } => match accept_tls(stream, &cert, &key) {
+            Step::Tls { cert, key } => match accept_tls(stream, &cert, &key, None) {
                 Some(s) => stream = s,
                 None => return got,
             },
+            Step::TlsClientCert { cert, key, ca } => {
+                match accept_tls(stream, &cert, &key, Some(&ca)) {
+                    Some(s) => stream = s,
+                    None => return got,
+                }
+            }
         }
     }
     // Whatever else the client sends, until it closes or goes quiet.
