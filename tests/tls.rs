@@ -726,3 +726,16 @@ fn a_server_requiring_a_client_certificate_refuses_a_client_without_one() {
     let t = server.transcript();
     assert_eq!(after_ehlo(&t), "STARTTLS\r\n");
 }
+
+#[test]
+fn smtp_ssl_to_a_silent_server_times_out_within_the_deadline() {
+    // The deadline covers the handshake of implicit TLS as well.
+    let server = Scripted::start(vec![Step::Sleep(Duration::from_secs(4))]);
+    let mut c = trusting_client(Kind::SmtpSsl);
+    c.set_timeout(Duration::from_secs(1)).unwrap();
+    let e = c.connect("127.0.0.1", server.port).unwrap_err();
+    assert_eq!(e.status, Status::Timeout, "{e}");
+    assert!(!c.is_connected());
+    let sent = server.finish();
+    assert_eq!(sent.first(), Some(&0x16), "not a TLS record: {sent:?}");
+}
