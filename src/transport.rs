@@ -72,9 +72,55 @@ pub struct TlsInfo {
     pub peer_subject: String,
 }
 
+/// The TCP stream under TLS. While `deadline` is set (during the
+/// handshake) every read and write is bounded by the time left until it,
+/// so a peer dripping bytes cannot stretch the handshake past the deadline
+/// the way it could stretch a per-read timeout.
+struct TlsTcp {
+    tcp: TcpStream,
+    deadline: Option<Instant>,
+}
+
+impl TlsTcp {
+    fn time_left(&self) -> io::Result<Option<Duration>> {
+        match self.deadline {
+            None => Ok(None),
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"))
+                } else {
+                    Ok(Some(left))
+                }
+            }
+        }
+    }
+}
+
+impl Read for TlsTcp {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(left) = self.time_left()? {
+            self.tcp.set_read_timeout(Some(left))?;
+        }
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for TlsTcp {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(left) = self.time_left()? {
+            self.tcp.set_write_timeout(Some(left))?;
+        }
+        self.tcp.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
 enum Stream {
     Tcp(TcpStream),
-    Tls(Box<SslStream<TcpStream>>),
+    Tls(Box<SslStream<TlsTcp>>),
     Unix(UnixStream),
     /// Only while a handshake has taken the TCP stream.
     Detached,
@@ -84,7 +130,7 @@ impl Stream {
     fn set_read_timeout(&self, t: Duration) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(Some(t)),
-            Stream::Tls(s) => s.get_ref().set_read_timeout(Some(t)),
+            Stream::Tls(s) => s.get_ref().tcp.set_read_timeout(Some(t)),
             Stream::Unix(s) => s.set_read_timeout(Some(t)),
             Stream::Detached => Err(detached()),
         }
@@ -225,6 +271,7 @@ impl Connection {
             Stream::Tcp(s) => s.peer_addr().map(|a| a.ip().is_loopback()).unwrap_or(false),
             Stream::Tls(s) => s
                 .get_ref()
+                .tcp
                 .peer_addr()
                 .map(|a| a.ip().is_loopback())
                 .unwrap_or(false),
@@ -243,7 +290,7 @@ impl Connection {
         self.timeout = timeout;
         let _ = match &self.stream {
             Stream::Tcp(s) => s.set_write_timeout(Some(timeout)),
-            Stream::Tls(s) => s.get_ref().set_write_timeout(Some(timeout)),
+            Stream::Tls(s) => s.get_ref().tcp.set_write_timeout(Some(timeout)),
             Stream::Unix(s) => s.set_write_timeout(Some(timeout)),
             Stream::Detached => Ok(()),
         };
@@ -351,10 +398,15 @@ impl Connection {
         let mut conf = connector.configure().map_err(tls_err)?;
         conf.set_verify_hostname(config.verify);
         let name = config.server_name.as_deref().unwrap_or(host);
-        // The handshake is bounded by the same deadline as any read.
-        let _ = tcp.set_read_timeout(Some(self.timeout));
+        // The whole handshake is bounded by one deadline, as a reply is.
+        let tcp = TlsTcp {
+            tcp,
+            deadline: Some(Instant::now() + self.timeout),
+        };
         match conf.connect(name, tcp) {
-            Ok(tls) => {
+            Ok(mut tls) => {
+                tls.get_mut().deadline = None;
+                let _ = tls.get_ref().tcp.set_write_timeout(Some(self.timeout));
                 let info = tls_info(&tls);
                 self.stream = Stream::Tls(Box::new(tls));
                 self.start = 0;
@@ -380,6 +432,7 @@ impl Connection {
             Stream::Tls(mut s) => {
                 let _ = s
                     .get_ref()
+                    .tcp
                     .set_write_timeout(Some(Duration::from_millis(200)));
                 let _ = s.shutdown();
             }
@@ -390,7 +443,7 @@ impl Connection {
     }
 }
 
-fn tls_info(s: &SslStream<TcpStream>) -> TlsInfo {
+fn tls_info(s: &SslStream<TlsTcp>) -> TlsInfo {
     let ssl = s.ssl();
     let peer_subject = ssl
         .peer_certificate()
@@ -416,7 +469,7 @@ fn tls_info(s: &SslStream<TcpStream>) -> TlsInfo {
     }
 }
 
-fn handshake_error(e: openssl::ssl::HandshakeError<TcpStream>) -> Error {
+fn handshake_error(e: openssl::ssl::HandshakeError<TlsTcp>) -> Error {
     use openssl::ssl::HandshakeError;
     match e {
         HandshakeError::SetupFailure(stack) => {
@@ -446,6 +499,13 @@ fn handshake_error(e: openssl::ssl::HandshakeError<TcpStream>) -> Error {
             Error::new(Status::Tls, message)
         }
     }
+}
+
+/// When `err` came from OpenSSL's TLS layer (an alert from the peer, a bad
+/// record) rather than from the socket, OpenSSL's reason.
+pub fn tls_failure(err: &io::Error) -> Option<String> {
+    let ssl = err.get_ref()?.downcast_ref::<openssl::ssl::Error>()?;
+    ssl.ssl_error().map(|stack| stack.to_string())
 }
 
 fn resolve_source(host: &str, port: u16) -> Result<Vec<SocketAddr>> {

@@ -321,6 +321,8 @@ impl Client {
             self.close();
             return Err(if crate::error::is_timeout(&e) {
                 Error::from_io(&e, "send")
+            } else if let Some(reason) = crate::transport::tls_failure(&e) {
+                Error::new(Status::Tls, format!("TLS failure while sending: {reason}"))
             } else {
                 Error::disconnected(format!("Server not connected: {e}"))
             });
@@ -375,9 +377,15 @@ impl Client {
                     ReadError::Io(io) if crate::error::is_timeout(&io) => {
                         Error::from_io(&io, "waiting for a reply")
                     }
-                    ReadError::Io(io) => {
-                        Error::disconnected(format!("Connection unexpectedly closed: {io}"))
-                    }
+                    ReadError::Io(io) => match crate::transport::tls_failure(&io) {
+                        // An alert or a broken record: ssl.SSLError, e.g. a
+                        // client certificate the server refused, which TLS
+                        // 1.3 reports only after the client's handshake.
+                        Some(reason) => Error::new(Status::Tls, format!("TLS failure: {reason}")),
+                        None => {
+                            Error::disconnected(format!("Connection unexpectedly closed: {io}"))
+                        }
+                    },
                     ReadError::Reply(ReplyError::LineTooLong) => {
                         Error::reply(Status::Response, 500, b"Line too long.")
                     }

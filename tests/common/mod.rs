@@ -2,7 +2,9 @@
 //! bytes out) and real servers started on free loopback ports.
 #![allow(dead_code)]
 
+pub mod aiosmtpd;
 pub mod cdylib;
+pub mod certs;
 pub mod scripted;
 pub mod sink;
 

@@ -6,6 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -31,6 +32,17 @@ pub enum Step {
     Sleep(Duration),
     /// Close the connection at once.
     Close,
+    /// Run a TLS handshake as the server with this certificate and key
+    /// (PEM files); later steps go over TLS and the transcript holds the
+    /// decrypted bytes. A failed handshake ends the dialog.
+    Tls { cert: PathBuf, key: PathBuf },
+    /// As `Tls`, and the client must present a certificate that `ca` (a PEM
+    /// file) signed, or the handshake fails.
+    TlsClientCert {
+        cert: PathBuf,
+        key: PathBuf,
+        ca: PathBuf,
+    },
 }
 
 /// Sends `text` followed by CRLF.
@@ -90,10 +102,87 @@ impl Scripted {
     }
 }
 
-fn run(mut stream: TcpStream, steps: Vec<Step>) -> Vec<u8> {
+/// The server's side of the connection, plain or after a `Step::Tls`.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<openssl::ssl::SslStream<TcpStream>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// The server half of a handshake on `conn`, requiring a client
+/// certificate signed by `client_ca` when given; None when it failed.
+fn accept_tls(
+    conn: Conn,
+    cert: &PathBuf,
+    key: &PathBuf,
+    client_ca: Option<&PathBuf>,
+) -> Option<Conn> {
+    use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod, SslVerifyMode};
+    let Conn::Plain(tcp) = conn else {
+        panic!("Step::Tls on a connection already encrypted");
+    };
+    let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
+    acceptor.set_certificate_chain_file(cert).unwrap();
+    acceptor
+        .set_private_key_file(key, SslFiletype::PEM)
+        .unwrap();
+    if let Some(ca) = client_ca {
+        acceptor.set_ca_file(ca).unwrap();
+        acceptor.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
+    }
+    let acceptor = acceptor.build();
+    match acceptor.accept(tcp) {
+        Ok(s) => Some(Conn::Tls(Box::new(s))),
+        Err(openssl::ssl::HandshakeError::Failure(mut mid)) => {
+            // The alert is sent; keep the socket open until the client
+            // closes, so that it reads the alert rather than a reset.
+            let tcp = mid.get_mut();
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = [0u8; 4096];
+            while matches!(tcp.read(&mut buf), Ok(n) if n > 0) {}
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+fn run(stream: TcpStream, steps: Vec<Step>) -> Vec<u8> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
+    let mut stream = Conn::Plain(stream);
     let mut got = Vec::new();
     for step in steps {
         match step {
@@ -125,25 +214,37 @@ fn run(mut stream: TcpStream, steps: Vec<Step>) -> Vec<u8> {
                 }
             }
             Step::Quiet(d) => {
-                stream.set_read_timeout(Some(d)).unwrap();
+                stream.tcp().set_read_timeout(Some(d)).unwrap();
                 let mut byte = [0u8; 1];
                 if let Ok(1) = stream.read(&mut byte) {
                     got.extend_from_slice(b"<not waiting>");
                     got.push(byte[0]);
                 }
                 stream
+                    .tcp()
                     .set_read_timeout(Some(Duration::from_secs(10)))
                     .unwrap();
             }
             Step::Sleep(d) => std::thread::sleep(d),
             Step::Close => {
-                let _ = stream.shutdown(std::net::Shutdown::Both);
+                let _ = stream.tcp().shutdown(std::net::Shutdown::Both);
                 return got;
+            }
+            Step::Tls { cert, key } => match accept_tls(stream, &cert, &key, None) {
+                Some(s) => stream = s,
+                None => return got,
+            },
+            Step::TlsClientCert { cert, key, ca } => {
+                match accept_tls(stream, &cert, &key, Some(&ca)) {
+                    Some(s) => stream = s,
+                    None => return got,
+                }
             }
         }
     }
     // Whatever else the client sends, until it closes or goes quiet.
     stream
+        .tcp()
         .set_read_timeout(Some(Duration::from_secs(1)))
         .unwrap();
     let mut buf = [0u8; 4096];
@@ -158,10 +259,11 @@ fn run(mut stream: TcpStream, steps: Vec<Step>) -> Vec<u8> {
 
 /// Waits until `n` lines have arrived with no reply sent; marks the
 /// transcript when they have not come within a second.
-fn read_burst(stream: &mut TcpStream, got: &mut Vec<u8>, n: usize) -> bool {
+fn read_burst(stream: &mut Conn, got: &mut Vec<u8>, n: usize) -> bool {
     let start = got.len();
     let lines = |g: &[u8]| g.iter().filter(|b| **b == b'\n').count();
     stream
+        .tcp()
         .set_read_timeout(Some(Duration::from_millis(50)))
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(1);
@@ -172,6 +274,7 @@ fn read_burst(stream: &mut TcpStream, got: &mut Vec<u8>, n: usize) -> bool {
         }
     }
     stream
+        .tcp()
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     if lines(&got[start..]) < n {
@@ -186,7 +289,7 @@ fn read_burst(stream: &mut TcpStream, got: &mut Vec<u8>, n: usize) -> bool {
 }
 
 /// Reads byte by byte until `got` ends with `end`; false on EOF or error.
-fn read_until(stream: &mut TcpStream, got: &mut Vec<u8>, end: &[u8]) -> bool {
+fn read_until(stream: &mut impl Read, got: &mut Vec<u8>, end: &[u8]) -> bool {
     let start = got.len();
     let mut byte = [0u8; 1];
     loop {

@@ -116,6 +116,20 @@ func (c *Client) StartTLS() error {
 	return c.do(func(h *C.smtp_handle) C.smtp_status { return C.smtp_starttls(h) })
 }
 
+// Login authenticates with user and password (smtplib login()): the
+// mechanisms offered are tried in smtplib's order; a password-revealing
+// mechanism over a connection that is neither TLS nor loopback is refused.
+func (c *Client) Login(user, password string) error {
+	if hasNUL(user) || hasNUL(password) {
+		return invalid("user or password contains NUL")
+	}
+	u := C.CString(user)
+	defer C.free(unsafe.Pointer(u))
+	p := C.CString(password)
+	defer C.free(unsafe.Pointer(p))
+	return c.do(func(h *C.smtp_handle) C.smtp_status { return C.smtp_login(h, u, p) })
+}
+
 // Noop sends NOOP.
 func (c *Client) Noop() error {
 	return c.do(func(h *C.smtp_handle) C.smtp_status { return C.smtp_noop(h) })

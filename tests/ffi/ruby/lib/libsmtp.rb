@@ -78,6 +78,7 @@ module LibSMTP
     attach_function :smtp_quit, [:handle], :int
     attach_function :smtp_noop, [:handle], :int
     attach_function :smtp_starttls, [:handle], :int
+    attach_function :smtp_login, %i[handle string string], :int
     attach_function :smtp_sendmail,
                     %i[handle string pointer size_t pointer size_t pointer size_t pointer size_t], :int
     attach_function :smtp_set_local_hostname, %i[handle string], :int
@@ -209,6 +210,12 @@ module LibSMTP
 
     def starttls
       check { C.smtp_starttls(handle) }
+    end
+
+    # AUTH with smtplib's mechanism order; raises SMTPAuthenticationError
+    # when the credentials are refused.
+    def login(user, password)
+      check { C.smtp_login(handle, LibSMTP.c_string(user, 'user'), LibSMTP.c_string(password, 'password')) }
     end
 
     # NOOP; returns [code, text].
