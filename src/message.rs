@@ -305,31 +305,51 @@ pub fn envelope(msg: &[u8], from: Option<&str>, to: Option<&[&str]>) -> Result<E
     Ok(Envelope { from, to })
 }
 
-/// `msg` without its Bcc and Resent-Bcc fields (continuation lines
-/// included), which are never transmitted. Borrowed when there are none.
-pub fn without_bcc(msg: &[u8]) -> Cow<'_, [u8]> {
-    let strip: Vec<Range<usize>> = headers(msg)
-        .into_iter()
-        .filter(|f| f.is("Bcc") || f.is("Resent-Bcc"))
-        .map(|f| f.span)
-        .collect();
-    if strip.is_empty() {
-        return Cow::Borrowed(msg);
-    }
-    let mut out = Vec::with_capacity(msg.len());
+/// The parts of `msg` that are transmitted: everything but its Bcc and
+/// Resent-Bcc fields (continuation lines included). Each part ends at a line
+/// boundary, so the parts can be encoded one after another.
+pub fn kept_parts(msg: &[u8]) -> Vec<&[u8]> {
+    let mut parts = Vec::new();
     let mut pos = 0;
-    for span in strip {
-        out.extend_from_slice(&msg[pos..span.start]);
-        pos = span.end;
+    for f in headers(msg) {
+        if f.is("Bcc") || f.is("Resent-Bcc") {
+            if f.span.start > pos {
+                parts.push(&msg[pos..f.span.start]);
+            }
+            pos = f.span.end;
+        }
     }
-    out.extend_from_slice(&msg[pos..]);
-    Cow::Owned(out)
+    if pos < msg.len() || parts.is_empty() {
+        parts.push(&msg[pos..]);
+    }
+    parts
+}
+
+/// `msg` without its Bcc and Resent-Bcc fields, which are never
+/// transmitted. Borrowed when there are none.
+pub fn without_bcc(msg: &[u8]) -> Cow<'_, [u8]> {
+    match kept_parts(msg).as_slice() {
+        [whole] if whole.len() == msg.len() => Cow::Borrowed(msg),
+        parts => Cow::Owned(parts.concat()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Status;
+
+    #[test]
+    fn kept_parts_skip_bcc_fields_at_line_boundaries() {
+        let msg = b"From: a@x\r\nBcc: b@y,\r\n c@y\r\nTo: d@y\r\n\r\nbody\r\n";
+        let parts = kept_parts(msg);
+        assert_eq!(
+            parts,
+            [&b"From: a@x\r\n"[..], &b"To: d@y\r\n\r\nbody\r\n"[..]]
+        );
+        assert_eq!(kept_parts(b"x"), [&b"x"[..]]);
+        assert_eq!(kept_parts(b""), [&b""[..]]);
+    }
 
     fn env(msg: &str) -> Envelope {
         envelope(msg.as_bytes(), None, None).unwrap()

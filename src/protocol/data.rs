@@ -66,10 +66,7 @@ impl DataEncoder {
                 out.push(b'.');
             }
             // Copy the run up to the next line break in one go.
-            let run = input
-                .iter()
-                .position(|b| *b == b'\r' || *b == b'\n')
-                .unwrap_or(input.len());
+            let run = memchr::memchr2(b'\r', b'\n', input).unwrap_or(input.len());
             if run > 0 {
                 out.extend_from_slice(&input[..run]);
                 self.at_line_start = false;

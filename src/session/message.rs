@@ -2,19 +2,18 @@
 //! (see `crate::message`), Bcc fields removed, and the mail options the
 //! addresses and the body call for.
 
-use std::borrow::Cow;
-
 use super::Client;
 use crate::error::{Error, RecipientResult, Result, Status};
 use crate::message;
+use crate::protocol::data::DataEncoder;
 
 impl Client {
     /// smtplib's send_message() over the message's bytes: EHLO/HELO if
     /// needed; then `from` and `to`, when not given, are read from the
     /// headers (Sender or From; To, Bcc and Cc; or the Resent- ones when
-    /// exactly one Resent-Date field is present); the message is sent by
-    /// `sendmail` without its Bcc and Resent-Bcc fields, otherwise byte for
-    /// byte as given (before sendmail's CRLF normalisation and dot-stuffing).
+    /// exactly one Resent-Date field is present); the message is sent as
+    /// `sendmail` sends it, without its Bcc and Resent-Bcc fields, otherwise
+    /// byte for byte as given, in parts and never copied whole.
     ///
     /// Mail options, after the caller's (and after SIZE=, which `sendmail`
     /// puts first): when an envelope address is not ASCII, "SMTPUTF8" and
@@ -38,7 +37,8 @@ impl Client {
     ) -> Result<Vec<RecipientResult>> {
         self.ehlo_or_helo_if_needed()?;
         let envelope = message::envelope(msg, from, to)?;
-        let body: Cow<'_, [u8]> = message::without_bcc(msg);
+        // Sent part by part around the Bcc fields: never copied whole.
+        let parts = message::kept_parts(msg);
         let international = !envelope.from.is_ascii() || envelope.to.iter().any(|a| !a.is_ascii());
         let has_body_option = mail_options
             .iter()
@@ -62,10 +62,24 @@ impl Client {
             if !has_body_option {
                 options.push("BODY=8BITMIME");
             }
-        } else if !has_body_option && self.has_extn("8bitmime") && body.iter().any(|b| *b >= 0x80) {
+        } else if !has_body_option
+            && self.has_extn("8bitmime")
+            && parts.iter().any(|p| p.iter().any(|b| *b >= 0x80))
+        {
             options.push("BODY=8BITMIME");
         }
         let to: Vec<&str> = envelope.to.iter().map(String::as_str).collect();
-        self.sendmail(&envelope.from, &to, &body, &options, rcpt_options)
+        let size: usize = parts.iter().map(|p| DataEncoder::normalized_len(p)).sum();
+        self.begin(
+            &envelope.from,
+            &to,
+            Some(size as u64),
+            &options,
+            rcpt_options,
+        )?;
+        for part in parts {
+            self.write_body(part)?;
+        }
+        self.end()
     }
 }

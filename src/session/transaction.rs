@@ -207,7 +207,7 @@ impl Client {
         rcpt_options: &[&str],
     ) -> Result<Vec<RecipientResult>> {
         self.begin(from, to, size, mail_options, rcpt_options)?;
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; FLUSH_AT];
         loop {
             match reader.read(&mut buf) {
                 Ok(0) => break,

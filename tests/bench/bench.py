@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""libsmtp's benchmark: smtp-send against Python's smtplib, a raw
+hand-pipelined client and Postfix smtp-source, side by side, all sending to
+one Postfix smtp-sink on loopback over one connection each.
+
+Prints msgs/s, MB/s, peak RSS and ratios to smtplib. Run by hand (it is not
+part of the test suite):  python3 tests/bench/bench.py [--small N] [--large MiB]
+"""
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SMTP_SINK = "/usr/sbin/smtp-sink"
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+SMTP_SEND = os.path.join(ROOT, "examples-c", "smtp-send")
+
+SMTPLIB_LOOP = r"""
+import smtplib, sys
+port, count, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+msg = open(path, "rb").read()
+s = smtplib.SMTP("127.0.0.1", port, local_hostname="bench.example")
+for _ in range(count):
+    s.sendmail("from@example.org", ["to@example.org"], msg)
+s.quit()
+"""
+
+# The fastest plain client we could write by hand: every message's MAIL,
+# RCPT and DATA in one write, the body and the next envelope together, the
+# replies counted rather than parsed. It assumes the body needs no
+# dot-stuffing and already ends in CRLF (true for the benchmark's message).
+RAW_PIPELINED = r"""
+import socket, sys
+port, count, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+body = open(path, "rb").read() + b".\r\n"
+env = b"MAIL FROM:<from@example.org>\r\nRCPT TO:<to@example.org>\r\nDATA\r\n"
+s = socket.create_connection(("127.0.0.1", port))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+f = s.makefile("rb")
+def replies(n):
+    for _ in range(n):
+        while True:
+            line = f.readline()
+            if not line:
+                sys.exit("connection closed")
+            if line[3:4] != b"-":
+                break
+        if line[:1] not in (b"2", b"3"):
+            sys.exit("refused: %r" % line)
+replies(1)
+s.sendall(b"EHLO bench.example\r\n"); replies(1)
+s.sendall(env); replies(3)
+for i in range(count):
+    tail = env if i + 1 < count else b"QUIT\r\n"
+    s.sendall(body + tail)
+    replies(4 if i + 1 < count else 2)
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sink():
+    port = free_port()
+    proc = subprocess.Popen(
+        [SMTP_SINK, "-u", "root", "127.0.0.1:%d" % port, "256"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.02)
+    sys.exit("smtp-sink did not start")
+
+
+def run(cmd):
+    """Runs cmd, returns (wall seconds, peak RSS in KiB of that process).
+    GNU time reports the peak RSS: measured from Python, a forked child's
+    figure would include the Python parent's pages it shared before exec."""
+    with tempfile.NamedTemporaryFile("r") as rss:
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-q", "-f", "%M", "-o", rss.name] + cmd,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            sys.exit("failed: %s\n%s" % (" ".join(cmd), proc.stderr.decode(errors="replace")))
+        return wall, int(rss.read().split()[-1])
+
+
+def write_message(path, size):
+    """A message of about `size` bytes: headers, then 76-character lines."""
+    line = b"x" * 76 + b"\r\n"
+    with open(path, "wb") as f:
+        f.write(b"From: from@example.org\r\nTo: to@example.org\r\nSubject: bench\r\n\r\n")
+        left = size - f.tell()
+        block = line * 8192
+        while left >= len(block):
+            f.write(block)
+            left -= len(block)
+        while left >= len(line):
+            f.write(line)
+            left -= len(line)
+
+
+def best(cmd, repeat):
+    """The fastest of `repeat` runs (least disturbed by the machine), and
+    the largest peak RSS seen."""
+    runs = [run(cmd) for _ in range(repeat)]
+    return min(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def table(title, rows, unit, per):
+    print("\n" + title)
+    print("%-34s %12s %10s %12s %10s" % ("client", unit, "MB/s", "peak RSS", "vs smtplib"))
+    base = rows[0][1]
+    for name, wall, rss in rows:
+        rate = per / wall
+        mbs = per * SIZE[title] / wall / 1e6
+        print("%-34s %12.0f %10.1f %9.1f MiB %9.2fx" % (name, rate, mbs, rss / 1024, base / wall))
+
+
+SIZE = {}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--small", type=int, default=20000, help="1 KiB messages (default 20000)")
+    ap.add_argument("--large", type=int, default=100, help="large message MiB (default 100)")
+    ap.add_argument("--huge", type=int, default=1024, help="peak-RSS message MiB (default 1024; 0 skips)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each, fastest kept (default 3)")
+    a = ap.parse_args()
+
+    for tool in (SMTP_SINK, SMTP_SOURCE):
+        if not os.path.exists(tool):
+            sys.exit("%s missing: install Debian's postfix" % tool)
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    subprocess.run(["make", "-s", "-C", os.path.join(ROOT, "examples-c")], check=True)
+
+    sink, port = start_sink()
+    tmp = tempfile.mkdtemp(prefix="libsmtp-bench.")
+    try:
+        small = os.path.join(tmp, "small.eml")
+        write_message(small, 1024)
+        n = a.small
+        title = "%d messages of 1 KiB, one connection" % n
+        SIZE[title] = os.path.getsize(small)
+        rows = [
+            ("Python smtplib sendmail loop",) + best([sys.executable, "-c", SMTPLIB_LOOP, str(port), str(n), small], a.repeat),
+            ("raw hand-pipelined client (Python)",) + best([sys.executable, "-c", RAW_PIPELINED, str(port), str(n), small], a.repeat),
+            ("Postfix smtp-source -d",) + best([SMTP_SOURCE, "-d", "-m", str(n), "-l", str(SIZE[title]), "-f", "from@example.org", "-t", "to@example.org", "127.0.0.1:%d" % port], a.repeat),
+            ("libsmtp smtp-send --count",) + best([SMTP_SEND, "--host", "127.0.0.1", "--port", str(port), "--from", "from@example.org", "--to", "to@example.org", "--count", str(n), small], a.repeat),
+        ]
+        table(title, rows, "msgs/s", n)
+
+        large = os.path.join(tmp, "large.eml")
+        write_message(large, a.large << 20)
+        title = "one message of %d MiB" % a.large
+        SIZE[title] = os.path.getsize(large)
+        rows = [
+            ("Python smtplib sendmail",) + best([sys.executable, "-c", SMTPLIB_LOOP, str(port), "1", large], a.repeat),
+            ("Postfix smtp-source -d",) + best([SMTP_SOURCE, "-d", "-m", "1", "-l", str(SIZE[title]), "-f", "from@example.org", "-t", "to@example.org", "127.0.0.1:%d" % port], a.repeat),
+            ("libsmtp smtp-send (streamed)",) + best([SMTP_SEND, "--host", "127.0.0.1", "--port", str(port), "--from", "from@example.org", "--to", "to@example.org", large], a.repeat),
+        ]
+        table(title, rows, "msgs/s", 1)
+        os.unlink(large)
+
+        if a.huge:
+            huge = os.path.join(tmp, "huge.eml")
+            write_message(huge, a.huge << 20)
+            wall, rss = run([SMTP_SEND, "--host", "127.0.0.1", "--port", str(port), "--from", "from@example.org", "--to", "to@example.org", huge])
+            print("\nlibsmtp smtp-send, one %d MiB message: %.1f MB/s, peak RSS %.1f MiB (target < 16 MiB)"
+                  % (a.huge, os.path.getsize(huge) / wall / 1e6, rss / 1024))
+    finally:
+        sink.kill()
+        sink.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
