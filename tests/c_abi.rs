@@ -8,30 +8,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::sink::SmtpSink;
-
-fn run_ok(cmd: &mut Command, what: &str, package: &str) -> Output {
-    let out = match cmd.output() {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            panic!(
-                "{what}: {:?} not found: install Debian's {package}",
-                cmd.get_program()
-            )
-        }
-        Err(e) => panic!("{what}: cannot run {:?}: {e}", cmd.get_program()),
-    };
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// Compiles tests/c/abi.c strictly against include/smtp.h and the built
 /// libsmtp.so.
@@ -39,7 +18,7 @@ fn build_abi(out_dir: &Path) -> PathBuf {
     let lib = common::cdylib::lib_dir();
     let root = common::repo_root();
     let exe = out_dir.join("abi");
-    run_ok(
+    common::run_ok(
         Command::new("gcc")
             .args([
                 "-std=c11",
@@ -113,7 +92,7 @@ fn abi_checks_pass() {
     let dir = tempfile::tempdir().unwrap();
     let exe = build_abi(dir.path());
     let dead = common::free_port();
-    let out = run_ok(
+    let out = common::run_ok(
         Command::new(&exe).args([sink.port.to_string(), dead.to_string()]),
         "abi",
         "gcc",
@@ -129,7 +108,7 @@ fn abi_checks_pass_under_valgrind_without_errors_or_leaks() {
     let dir = tempfile::tempdir().unwrap();
     let exe = build_abi(dir.path());
     let dead = common::free_port();
-    let out = run_ok(
+    let out = common::run_ok(
         Command::new("valgrind")
             .args([
                 "-q",

@@ -6,29 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
-
-/// Runs `cmd`, failing with its output unless it succeeds.
-fn run_ok(mut cmd: Command, what: &str, package: &str) -> Output {
-    let out = match cmd.output() {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            panic!(
-                "{what}: {:?} not found: install Debian's {package}",
-                cmd.get_program()
-            )
-        }
-        Err(e) => panic!("{what}: cannot run {:?}: {e}", cmd.get_program()),
-    };
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use std::process::Command;
 
 #[test]
 fn go_package_tests_pass_against_smtp_sink() {
@@ -48,7 +26,7 @@ fn go_package_tests_pass_against_smtp_sink() {
             "CGO_LDFLAGS",
             format!("-L{0} -Wl,-rpath,{0}", lib.display()),
         );
-    let out = run_ok(cmd, "go test", "golang-go");
+    let out = common::run_ok(&mut cmd, "go test", "golang-go");
     assert!(String::from_utf8_lossy(&out.stdout).contains("PASS"));
 }
 
@@ -59,6 +37,6 @@ fn ruby_module_tests_pass_against_smtp_sink() {
     cmd.args(["-Ilib", "test/test_libsmtp.rb"])
         .current_dir(common::repo_root().join("tests/ffi/ruby"))
         .env("LIBSMTP_PATH", lib.join("libsmtp.so"));
-    let out = run_ok(cmd, "ruby tests", "ruby and ruby-ffi");
+    let out = common::run_ok(&mut cmd, "ruby tests", "ruby and ruby-ffi");
     assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 failures, 0 errors"));
 }

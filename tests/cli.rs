@@ -14,26 +14,11 @@ use std::time::{Duration, Instant};
 use common::scripted::{esmtp_opening, reply, send, Scripted, Step};
 use common::sink::{as_dumped, parse_dump, Dump, SmtpSink, SMTP_SINK};
 
-/// The target folder holding this test binary's libsmtp.so
-/// (target/debug/deps/cli-HASH → target/debug).
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/debug")
-        .to_path_buf()
-}
-
 /// examples-c/smtp-send, built once per process with `make -C examples-c`.
 fn smtp_send() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let lib = lib_dir();
-        assert!(
-            lib.join("libsmtp.so").exists(),
-            "{} missing: cargo test builds the cdylib there",
-            lib.join("libsmtp.so").display()
-        );
+        let lib = common::cdylib::lib_dir();
         let dir = common::repo_root().join("examples-c");
         let out = Command::new("make")
             .arg("-C")

@@ -10,20 +10,6 @@ use std::process::{Command, Output};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-fn run_ok(cmd: &mut Command, what: &str) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {:?}: {e}", cmd.get_program()));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -32,12 +18,13 @@ fn stdout(out: &Output) -> String {
 fn install() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let prefix = dir.path().join("usr");
-    run_ok(
+    common::run_ok(
         Command::new(common::repo_root().join(".ci/install"))
             .env("PREFIX", &prefix)
             .env("PROFILE", "debug")
             .env("CARGO_TARGET_DIR", target_dir()),
         ".ci/install",
+        "coreutils",
     );
     (dir, prefix)
 }
@@ -50,12 +37,13 @@ fn target_dir() -> PathBuf {
 }
 
 fn pkg_config(prefix: &Path, args: &[&str]) -> String {
-    let out = run_ok(
+    let out = common::run_ok(
         Command::new("pkg-config")
             .args(args)
             .arg("smtp")
             .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")),
-        "pkg-config (install Debian's pkg-config)",
+        "pkg-config",
+        "pkg-config",
     );
     stdout(&out).trim().to_string()
 }
@@ -93,26 +81,29 @@ fn c_program_built_with_pkg_config_alone_runs_and_sees_matching_versions() {
     .unwrap();
     let exe = dir.path().join("version");
     let flags = pkg_config(&prefix, &["--cflags", "--libs"]);
-    run_ok(
+    common::run_ok(
         Command::new("gcc")
             .arg(&src)
             .arg("-o")
             .arg(&exe)
             .args(flags.split_whitespace()),
         "gcc with pkg-config flags",
+        "gcc",
     );
     // As with any library outside the loader's path: LD_LIBRARY_PATH.
-    let out = run_ok(
+    let out = common::run_ok(
         Command::new(&exe).env("LD_LIBRARY_PATH", prefix.join("lib")),
         "the program",
+        "gcc",
     );
     assert_eq!(
         stdout(&out).trim(),
         format!("{VERSION} {VERSION} {VERSION}")
     );
-    let needed = stdout(&run_ok(
+    let needed = stdout(&common::run_ok(
         Command::new("readelf").arg("-d").arg(&exe),
         "readelf",
+        "binutils",
     ));
     assert!(
         needed.contains("Shared library: [libsmtp.so.0]"),
@@ -124,9 +115,10 @@ fn c_program_built_with_pkg_config_alone_runs_and_sees_matching_versions() {
 fn shared_library_soname_is_libsmtp_so_0() {
     let (_dir, prefix) = install();
     let lib = prefix.join(format!("lib/libsmtp.so.{VERSION}"));
-    let dynamic = stdout(&run_ok(
+    let dynamic = stdout(&common::run_ok(
         Command::new("readelf").arg("-d").arg(&lib),
         "readelf",
+        "binutils",
     ));
     assert!(
         dynamic.contains("Library soname: [libsmtp.so.0]"),
@@ -138,9 +130,10 @@ fn shared_library_soname_is_libsmtp_so_0() {
 fn shared_library_exports_only_smtp_functions() {
     let (_dir, prefix) = install();
     let lib = prefix.join(format!("lib/libsmtp.so.{VERSION}"));
-    let nm = stdout(&run_ok(
+    let nm = stdout(&common::run_ok(
         Command::new("nm").args(["-D", "--defined-only"]).arg(&lib),
-        "nm (install Debian's binutils)",
+        "nm",
+        "binutils",
     ));
     let names: Vec<&str> = nm
         .lines()

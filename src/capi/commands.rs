@@ -5,7 +5,7 @@
 use std::ffi::c_char;
 
 use super::handle::smtp_handle;
-use super::{bytes, cstr, opt_cstr, run, smtp_status, str_array};
+use super::{bytes, cstr, envelope, opt_cstr, options, run, smtp_status, str_array};
 
 /// HELO (smtplib `helo()`); `name` NULL or "" means the local hostname.
 /// The reply text is kept as `smtp_helo_resp`.
@@ -183,13 +183,11 @@ pub extern "C" fn smtp_sendmail(
     run(h, |c| {
         // SAFETY: C strings, arrays of the counts given and `len` bytes, by
         // the caller's contract.
-        let (from, to, msg, mopts, ropts) = unsafe {
+        let ((from, to), msg, (mopts, ropts)) = unsafe {
             (
-                cstr(from, "from")?,
-                str_array(to, n_to, "to")?,
+                envelope(from, to, n_to)?,
                 bytes(msg, len, "msg")?,
-                str_array(mail_options, n_mail_options, "mail_options")?,
-                str_array(rcpt_options, n_rcpt_options, "rcpt_options")?,
+                options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)?,
             )
         };
         c.sendmail(from, &to, msg, &mopts, &ropts).map(drop)

@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use super::handle::smtp_handle;
-use super::{bytes, opt_cstr, run, smtp_status, str_array};
+use super::{bytes, opt_cstr, options, run, smtp_status, str_array};
 
 /// Sends one message whose envelope comes from its own headers (smtplib
 /// `send_message()`), then as `smtp_sendmail`.
@@ -53,7 +53,7 @@ pub extern "C" fn smtp_send_message(
     run(h, |c| {
         // SAFETY: `len` bytes, NULL or a C string, and arrays of the counts
         // given, by the caller's contract.
-        let (msg, from, to, mopts, ropts) = unsafe {
+        let (msg, from, to, (mopts, ropts)) = unsafe {
             (
                 bytes(msg, len, "msg")?,
                 opt_cstr(from, "from")?,
@@ -62,8 +62,7 @@ pub extern "C" fn smtp_send_message(
                 } else {
                     Some(str_array(to, n_to, "to")?)
                 },
-                str_array(mail_options, n_mail_options, "mail_options")?,
-                str_array(rcpt_options, n_rcpt_options, "rcpt_options")?,
+                options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)?,
             )
         };
         c.send_message(msg, from, to.as_deref(), &mopts, &ropts)

@@ -117,6 +117,38 @@ unsafe fn str_array<'a>(p: *const *const c_char, n: usize, what: &str) -> Result
         .collect()
 }
 
+/// The envelope of a transaction: the sender and `n_to` recipients.
+///
+/// # Safety
+/// As `cstr` and `str_array`.
+unsafe fn envelope<'a>(
+    from: *const c_char,
+    to: *const *const c_char,
+    n_to: usize,
+) -> Result<(&'a str, Vec<&'a str>)> {
+    // SAFETY: forwarded contract.
+    unsafe { Ok((cstr(from, "from")?, str_array(to, n_to, "to")?)) }
+}
+
+/// The MAIL and RCPT option arrays of a transaction.
+///
+/// # Safety
+/// As `str_array`, for both arrays.
+unsafe fn options<'a>(
+    mail: *const *const c_char,
+    n_mail: usize,
+    rcpt: *const *const c_char,
+    n_rcpt: usize,
+) -> Result<(Vec<&'a str>, Vec<&'a str>)> {
+    // SAFETY: forwarded contract.
+    unsafe {
+        Ok((
+            str_array(mail, n_mail, "mail_options")?,
+            str_array(rcpt, n_rcpt, "rcpt_options")?,
+        ))
+    }
+}
+
 /// A byte buffer; NULL is allowed only when `len` is 0.
 ///
 /// # Safety

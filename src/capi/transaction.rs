@@ -7,7 +7,7 @@ use std::io::Read;
 use std::os::fd::{FromRawFd, RawFd};
 
 use super::handle::smtp_handle;
-use super::{bytes, cstr, opt_cstr, run, smtp_status, str_array, SMTP_OK};
+use super::{bytes, cstr, envelope, opt_cstr, options, run, smtp_status, str_array, SMTP_OK};
 use crate::error::Error;
 use crate::session::{DsnRet, Outgoing};
 
@@ -32,12 +32,10 @@ pub extern "C" fn smtp_send_begin(
 ) -> smtp_status {
     run(h, |c| {
         // SAFETY: C strings and arrays of the counts given, by contract.
-        let (from, to, mopts, ropts) = unsafe {
+        let ((from, to), (mopts, ropts)) = unsafe {
             (
-                cstr(from, "from")?,
-                str_array(to, n_to, "to")?,
-                str_array(mail_options, n_mail_options, "mail_options")?,
-                str_array(rcpt_options, n_rcpt_options, "rcpt_options")?,
+                envelope(from, to, n_to)?,
+                options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)?,
             )
         };
         let size = (size != 0).then_some(size);
@@ -95,12 +93,10 @@ pub extern "C" fn smtp_sendmail_fd(
 ) -> smtp_status {
     run(h, |c| {
         // SAFETY: C strings and arrays of the counts given, by contract.
-        let (from, to, mopts, ropts) = unsafe {
+        let ((from, to), (mopts, ropts)) = unsafe {
             (
-                cstr(from, "from")?,
-                str_array(to, n_to, "to")?,
-                str_array(mail_options, n_mail_options, "mail_options")?,
-                str_array(rcpt_options, n_rcpt_options, "rcpt_options")?,
+                envelope(from, to, n_to)?,
+                options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)?,
             )
         };
         if fd < 0 {
@@ -166,12 +162,10 @@ pub extern "C" fn smtp_sendmail_callback(
 ) -> smtp_status {
     run(h, |c| {
         // SAFETY: C strings and arrays of the counts given, by contract.
-        let (from, to, mopts, ropts) = unsafe {
+        let ((from, to), (mopts, ropts)) = unsafe {
             (
-                cstr(from, "from")?,
-                str_array(to, n_to, "to")?,
-                str_array(mail_options, n_mail_options, "mail_options")?,
-                str_array(rcpt_options, n_rcpt_options, "rcpt_options")?,
+                envelope(from, to, n_to)?,
+                options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)?,
             )
         };
         let callback = callback.ok_or_else(|| Error::invalid("callback is NULL"))?;
@@ -238,10 +232,7 @@ pub extern "C" fn smtp_sendmail_batch(
                     bytes(m.data, m.len, &format!("messages[{i}].data"))?,
                 ));
             }
-            (
-                str_array(mail_options, n_mail_options, "mail_options")?,
-                str_array(rcpt_options, n_rcpt_options, "rcpt_options")?,
-            )
+            options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)?
         };
         let outgoing: Vec<Outgoing<'_>> = tos
             .iter()

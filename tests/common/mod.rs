@@ -10,6 +10,7 @@ pub mod sink;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::process::{Command, Output};
 
 /// The repository's top folder.
 pub fn repo_root() -> PathBuf {
@@ -22,4 +23,27 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
+}
+
+/// Runs `cmd`, failing with its output unless it succeeds; a missing
+/// program fails naming the Debian `package` that brings it.
+pub fn run_ok(cmd: &mut Command, what: &str, package: &str) -> Output {
+    let out = match cmd.output() {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            panic!(
+                "{what}: {:?} not found: install Debian's {package}",
+                cmd.get_program()
+            )
+        }
+        Err(e) => panic!("{what}: cannot run {:?}: {e}", cmd.get_program()),
+    };
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
