@@ -210,6 +210,84 @@ mod tests {
         assert_eq!(out, b".a\r\n.\r\nb\r\n");
     }
 
+    /// A deterministic xorshift generator: random-looking inputs without a
+    /// dependency, the same on every run.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// The rules stated plainly, on a whole body: line endings to CRLF,
+    /// dot-stuffing, a final CRLF, ".".
+    fn reference(body: &[u8]) -> Vec<u8> {
+        let text = body.to_vec();
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        let mut cur = Vec::new();
+        let mut i = 0;
+        while i < text.len() {
+            match text[i] {
+                b'\r' => {
+                    lines.push(std::mem::take(&mut cur));
+                    if text.get(i + 1) == Some(&b'\n') {
+                        i += 1;
+                    }
+                }
+                b'\n' => lines.push(std::mem::take(&mut cur)),
+                b => cur.push(b),
+            }
+            i += 1;
+        }
+        if !cur.is_empty() || lines.is_empty() {
+            lines.push(cur);
+        }
+        let mut out = Vec::new();
+        for line in lines {
+            if line.first() == Some(&b'.') {
+                out.push(b'.');
+            }
+            out.extend_from_slice(&line);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        out
+    }
+
+    #[test]
+    fn random_bodies_in_random_pieces_match_the_plain_rules() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let alphabet = b"ab.\r\n";
+        for _ in 0..3000 {
+            let len = rng.below(40);
+            let body: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.below(alphabet.len())])
+                .collect();
+            let mut enc = DataEncoder::new();
+            let mut out = Vec::new();
+            let mut rest = &body[..];
+            while !rest.is_empty() {
+                let n = 1 + rng.below(rest.len());
+                enc.encode(&rest[..n], &mut out);
+                rest = &rest[n..];
+            }
+            enc.finish(&mut out);
+            assert_eq!(out, reference(&body), "{body:?}");
+            // The wire form never ends the data early.
+            let end = out.len() - 3;
+            assert!(
+                !out[..end].windows(5).any(|w| w == b"\r\n.\r\n"),
+                "{body:?}"
+            );
+        }
+    }
+
     #[test]
     fn normalized_len_counts_crlf() {
         for body in [&b"a\nb"[..], b"a\r\nb", b"a\rb\r", b"", b"\n\n", b"\r\r\n"] {

@@ -306,6 +306,34 @@ mod tests {
     }
 
     #[test]
+    fn random_bytes_never_panic_and_stay_bounded() {
+        // Whatever a hostile server sends, the parser answers with a reply,
+        // an error, or a request for more, within its bounds.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let alphabet = b"0125 -\r\n\xffx";
+        for _ in 0..2000 {
+            let mut p = ReplyParser::new();
+            for _ in 0..64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let chunk: Vec<u8> = (0..(x % 32))
+                    .map(|i| alphabet[((x >> (i % 56)) as usize) % alphabet.len()])
+                    .collect();
+                match p.feed(&chunk) {
+                    Parsed::Reply(r, used) => {
+                        assert!(used <= chunk.len());
+                        assert!((0..=999).contains(&r.code));
+                        p = ReplyParser::new();
+                    }
+                    Parsed::Error(_) => p = ReplyParser::new(),
+                    Parsed::NeedMore => assert!(p.line.len() <= MAX_LINE),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn enhanced_codes() {
         let r = Reply {
             code: 550,
