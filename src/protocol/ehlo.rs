@@ -18,7 +18,9 @@ impl EhloFeatures {
         for raw in lines.iter().skip(1) {
             // smtplib decodes each line as latin-1: every byte is one char.
             let line: String = raw.iter().map(|&b| b as char).collect();
-            if line.len() >= 5 && line[..5].eq_ignore_ascii_case("auth=") {
+            // Compared on the raw bytes: a non-ASCII byte is two bytes in
+            // `line`, so a byte offset into it could split a character.
+            if raw.len() >= 5 && raw[..5].eq_ignore_ascii_case(b"auth=") {
                 features.append_auth(&line[5..]);
                 continue;
             }
@@ -118,6 +120,18 @@ mod tests {
         let f = EhloFeatures::parse(&lines("mx\nAUTH=LOGIN\nAUTH PLAIN CRAM-MD5"));
         assert_eq!(f.get("auth"), Some(" LOGIN PLAIN CRAM-MD5"));
         assert_eq!(f.auth_mechanisms(), vec!["LOGIN", "PLAIN", "CRAM-MD5"]);
+    }
+
+    #[test]
+    fn non_ascii_bytes_are_taken_as_latin1_without_panicking() {
+        let raw = vec![
+            b"mx".to_vec(),
+            b"AU\xe9\xe9x".to_vec(),
+            b"X-\xffY 1".to_vec(),
+        ];
+        let f = EhloFeatures::parse(&raw);
+        assert_eq!(f.get("au"), Some("\u{e9}\u{e9}x"));
+        assert_eq!(f.get("x-"), Some("\u{ff}Y 1"));
     }
 
     #[test]

@@ -40,9 +40,11 @@ impl Client {
         // Sent part by part around the Bcc fields: never copied whole.
         let parts = message::kept_parts(msg);
         let international = !envelope.from.is_ascii() || envelope.to.iter().any(|a| !a.is_ascii());
-        let has_body_option = mail_options
-            .iter()
-            .any(|o| o.len() >= 5 && o[..5].eq_ignore_ascii_case("BODY="));
+        let has_body_option = mail_options.iter().any(|o| {
+            o.as_bytes()
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"BODY="))
+        });
         let mut options: Vec<&str> = mail_options.to_vec();
         if international {
             if !self.has_extn("smtputf8") {
