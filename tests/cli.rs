@@ -11,6 +11,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::aiosmtpd::{AioOptions, AioSmtpd, AioTls};
+use common::certs::certs;
 use common::scripted::{esmtp_opening, reply, send, Scripted, Step};
 use common::sink::{as_dumped, parse_dump, Dump, SmtpSink, SMTP_SINK};
 
@@ -1026,4 +1028,167 @@ fn a_send_over_starttls_has_no_memory_error_or_leak() {
     let (_, secret) = server.finish();
     assert_clean(&run, 0);
     assert!(secret.contains("\r\nsealed\r\n.\r\n"), "{secret}");
+}
+
+// ---- against aiosmtpd: STARTTLS, AUTH, implicit TLS ---------------------------
+
+const AIO_USER: &str = "user";
+const AIO_PASSWORD: &str = "s3cr3t-pw";
+const AIO_MSG: &[u8] = b"Subject: via aiosmtpd\r\n\r\nover TLS\r\n.dot\r\n";
+
+/// aiosmtpd with the test CA's certificate for 127.0.0.1, in `tls` mode,
+/// AUTH offered (over TLS only) for AIO_USER/AIO_PASSWORD.
+fn aiosmtpd(tls: AioTls) -> AioSmtpd {
+    let c = certs();
+    AioSmtpd::start(AioOptions {
+        tls,
+        cert: Some(c.good_cert.clone()),
+        key: Some(c.good_key.clone()),
+        auth: Some((AIO_USER.into(), AIO_PASSWORD.into())),
+        ..Default::default()
+    })
+}
+
+fn aiosmtpd_starttls() -> AioSmtpd {
+    aiosmtpd(AioTls::StartTls { require: true })
+}
+
+/// Arguments for a send to `server` with `extra` options.
+fn aio_args(server: &AioSmtpd, extra: &[&str]) -> Vec<String> {
+    let mut a = at(server.port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    a.extend(args(extra));
+    a
+}
+
+fn cafile() -> String {
+    certs().ca.display().to_string()
+}
+
+/// The message arrived once, unchanged, and its envelope was sent over TLS.
+fn assert_delivered_over_tls(server: &AioSmtpd) {
+    let got = server.messages(1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].mail_from, "s@example.org");
+    assert_eq!(got[0].rcpt_tos, ["r@example.org"]);
+    assert_eq!(got[0].content, AIO_MSG);
+    assert!(
+        server
+            .commands()
+            .contains(&"tls MAIL s@example.org".to_string()),
+        "{:?}",
+        server.commands()
+    );
+}
+
+/// The run failed verifying the certificate, as DESIGN.md's smtp-send
+/// prints it, and nothing but EHLO reached the server.
+fn assert_verify_failed(run: &Run, server: &AioSmtpd) {
+    assert!(
+        run.stderr_lines()
+            .iter()
+            .any(|l| l.starts_with("smtp-send: SSLError: ")
+                && l.contains("certificate verify failed")),
+        "{}",
+        run.stderr
+    );
+    assert!(server.messages(0).is_empty());
+    for line in server.commands() {
+        assert!(
+            line.starts_with("clear EHLO ") || line.starts_with("tls SNI "),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn starttls_with_the_ca_as_cafile_delivers_to_aiosmtpd() {
+    let server = aiosmtpd_starttls();
+    let a = aio_args(&server, &["--starttls", "--cafile", &cafile()]);
+    let run = smtp_send_with(&a, AIO_MSG);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, "");
+    assert_delivered_over_tls(&server);
+}
+
+#[test]
+fn starttls_to_aiosmtpd_without_cafile_exits_22_certificate_verify_failed() {
+    // DESIGN: "TLS verification is on by default"; the test CA is not in
+    // the system store.
+    let server = aiosmtpd_starttls();
+    let run = smtp_send_with(&aio_args(&server, &["--starttls"]), AIO_MSG);
+    assert_eq!(run.status, 22, "{}", run.stderr);
+    assert_verify_failed(&run, &server);
+}
+
+/// A file holding `password`.
+fn password_file(password: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(password.as_bytes()).unwrap();
+    f
+}
+
+#[test]
+fn starttls_and_the_right_password_deliver_to_aiosmtpd() {
+    let server = aiosmtpd_starttls();
+    let pw = password_file(&format!("{AIO_PASSWORD}\n"));
+    let mut a = aio_args(&server, &["--starttls", "--cafile", &cafile()]);
+    a.extend(args(&["--user", AIO_USER, "--password-file"]));
+    a.push(pw.path().display().to_string());
+    let run = smtp_send_with(&a, AIO_MSG);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_delivered_over_tls(&server);
+    assert!(
+        server
+            .commands()
+            .iter()
+            .any(|l| l.starts_with("tls AUTH ") && l.ends_with(" ok")),
+        "{:?}",
+        server.commands()
+    );
+}
+
+#[test]
+fn starttls_and_a_wrong_password_exit_10_with_aiosmtpds_535() {
+    let server = aiosmtpd_starttls();
+    let pw = password_file("not-the-password");
+    let mut a = aio_args(&server, &["--starttls", "--cafile", &cafile()]);
+    a.extend(args(&["--user", AIO_USER, "--password-file"]));
+    a.push(pw.path().display().to_string());
+    let run = smtp_send_with(&a, AIO_MSG);
+    assert_eq!(run.status, 10, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "smtp-send: SMTPAuthenticationError: 535 5.7.8 Authentication credentials invalid"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(server.messages(0).is_empty());
+}
+
+#[test]
+fn ssl_with_the_ca_as_cafile_delivers_to_aiosmtpd_implicit_tls() {
+    let server = aiosmtpd(AioTls::Implicit);
+    let a = aio_args(&server, &["--ssl", "--cafile", &cafile()]);
+    let run = smtp_send_with(&a, AIO_MSG);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_delivered_over_tls(&server);
+}
+
+#[test]
+fn starttls_to_aiosmtpd_has_no_memory_error_or_leak() {
+    let server = aiosmtpd_starttls();
+    let a = aio_args(&server, &["--starttls", "--cafile", &cafile()]);
+    let run = smtp_send_under_valgrind(&a, AIO_MSG);
+    assert_clean(&run, 0);
+    assert_delivered_over_tls(&server);
+}
+
+#[test]
+fn a_failed_verification_against_aiosmtpd_has_no_memory_error_or_leak() {
+    let server = aiosmtpd_starttls();
+    let run = smtp_send_under_valgrind(&aio_args(&server, &["--starttls"]), AIO_MSG);
+    assert_clean(&run, 22);
+    assert_verify_failed(&run, &server);
 }

@@ -32,11 +32,15 @@ pub struct AioOptions {
     pub cert: Option<PathBuf>,
     /// Its key (PEM).
     pub key: Option<PathBuf>,
-    /// When set: AUTH offered (PLAIN and LOGIN) and only this user and
-    /// password accepted; AUTH needs TLS first, as aiosmtpd's default
-    /// (over implicit TLS it is offered at once, the channel being
+    /// When set: AUTH offered (PLAIN, LOGIN and CRAM-MD5) and only this
+    /// user and password accepted; AUTH needs TLS first, as aiosmtpd's
+    /// default (over implicit TLS it is offered at once, the channel being
     /// encrypted already).
     pub auth: Option<(String, String)>,
+    /// When set, a user and its bearer token: AUTH offers XOAUTH2 and
+    /// OAUTHBEARER too (under the same TLS rule). Another token gets the
+    /// RFC 7628 error challenge, JSON `OAUTH_ERROR_JSON`, then 535.
+    pub oauth: Option<(String, String)>,
     /// Speak LMTP (LHLO) instead of SMTP.
     pub lmtp: bool,
     /// Offer SMTPUTF8.
@@ -63,6 +67,11 @@ pub struct AioSmtpd {
     child: Child,
     dir: tempfile::TempDir,
 }
+
+/// The JSON the script sends as the challenge refusing a bearer token
+/// (`json.dumps` of its OAUTH_ERROR).
+pub const OAUTH_ERROR_JSON: &str =
+    r#"{"status": "invalid_token", "scope": "https://mail.example.com/"}"#;
 
 /// The script, relative to the repository.
 pub const SCRIPT: &str = "tests/servers/aiosmtpd_server.py";
@@ -104,6 +113,9 @@ impl AioSmtpd {
         }
         if let Some((user, password)) = &opts.auth {
             cmd.args(["--auth-user", user, "--auth-password", password]);
+        }
+        if let Some((user, token)) = &opts.oauth {
+            cmd.args(["--oauth-user", user, "--oauth-token", token]);
         }
         if opts.lmtp {
             cmd.arg("--lmtp");

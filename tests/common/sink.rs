@@ -76,6 +76,15 @@ impl SmtpSink {
     /// Every dumped transaction so far, oldest first (waits briefly for
     /// `expected` of them, as smtp-sink writes after replying).
     pub fn dumps(&self, expected: usize) -> Vec<Dump> {
+        self.dump_files(expected)
+            .iter()
+            .map(|f| parse_dump(&std::fs::read(f).unwrap()))
+            .collect()
+    }
+
+    /// The dump files so far, oldest first (waits briefly for `expected`
+    /// of them), for a test that reads a large one as a stream.
+    pub fn dump_files(&self, expected: usize) -> Vec<PathBuf> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
@@ -84,10 +93,7 @@ impl SmtpSink {
                 .collect();
             if files.len() >= expected || Instant::now() > deadline {
                 files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
-                return files
-                    .iter()
-                    .map(|f| parse_dump(&std::fs::read(f).unwrap()))
-                    .collect();
+                return files;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -162,4 +168,103 @@ pub fn as_dumped(msg: &[u8]) -> Vec<u8> {
         out.push(b'\n');
     }
     out
+}
+
+/// `as_dumped` as a stream: the message goes in by pieces (a CR at the end
+/// of one piece and an LF at the start of the next are one line break) and
+/// comes out by pieces, in constant memory.
+#[derive(Debug, Default)]
+pub struct AsDumped {
+    /// The last byte given was a CR whose fate depends on the next one.
+    pending_cr: bool,
+    /// The last byte put out.
+    last: Option<u8>,
+    /// Some byte was given.
+    started: bool,
+}
+
+impl AsDumped {
+    pub fn new() -> AsDumped {
+        AsDumped::default()
+    }
+
+    /// Appends to `out` what `piece` becomes.
+    pub fn feed(&mut self, piece: &[u8], out: &mut Vec<u8>) {
+        self.started |= !piece.is_empty();
+        for &b in piece {
+            if self.pending_cr {
+                self.pending_cr = false;
+                out.push(b'\n');
+                if b == b'\n' {
+                    continue;
+                }
+            }
+            if b == b'\r' {
+                self.pending_cr = true;
+            } else {
+                out.push(b);
+            }
+        }
+        if self.pending_cr {
+            self.last = Some(b'\r');
+        } else if let Some(&b) = out.last() {
+            self.last = Some(b);
+        }
+    }
+
+    /// Appends to `out` the end: a held CR as a line break, and the final
+    /// line break smtp-sink adds when the message lacks one.
+    pub fn finish(mut self, out: &mut Vec<u8>) {
+        if self.pending_cr {
+            out.push(b'\n');
+            self.last = Some(b'\n');
+        }
+        if self.last != Some(b'\n') || !self.started {
+            out.push(b'\n');
+        }
+    }
+}
+
+/// The SHA-256 and length of the body of the dump file at `path` (the
+/// `Dump::body` that `parse_dump` would give), read as a stream.
+pub fn dumped_body_sha256(path: &Path) -> ([u8; 32], u64) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut r = BufReader::with_capacity(1 << 16, std::fs::File::open(path).unwrap());
+    let mut line = Vec::new();
+    // The X- lines, then the three lines of the Received header.
+    loop {
+        line.clear();
+        assert!(
+            r.read_until(b'\n', &mut line).unwrap() > 0,
+            "dump ends early"
+        );
+        if line.starts_with(b"Received: ") {
+            for _ in 0..2 {
+                line.clear();
+                r.read_until(b'\n', &mut line).unwrap();
+            }
+            break;
+        }
+        assert!(line.starts_with(b"X-"), "unexpected dump line {line:?}");
+    }
+    // The rest but its last byte, smtp-sink's extra LF.
+    let mut hash = openssl::sha::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut held: Option<u8> = None;
+    let mut len = 0u64;
+    loop {
+        let n = r.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        if let Some(b) = held.take() {
+            hash.update(&[b]);
+            len += 1;
+        }
+        hash.update(&buf[..n - 1]);
+        len += (n - 1) as u64;
+        held = Some(buf[n - 1]);
+    }
+    assert_eq!(held, Some(b'\n'), "the dump lacks smtp-sink's final LF");
+    (hash.finish(), len)
 }
