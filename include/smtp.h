@@ -827,7 +827,9 @@ const char *smtp_version(void);
  * Starts a message whose body follows in `smtp_send_write` calls and ends
  * with `smtp_send_end` (the streaming form of `smtp_sendmail`, in constant
  * memory): EHLO/HELO if needed, MAIL FROM (with SIZE=`size` when the server
- * offers SIZE and `size` is not 0), RCPT TO for each recipient, DATA (with
+ * offers SIZE and `size` is not 0: the body's size with CRLF line endings,
+ * an estimate as RFC 1870 allows — a body with bare LF line endings sends
+ * one more byte per line), RCPT TO for each recipient, DATA (with
  * CHUNKING, BDAT chunks follow with the body instead). Errors as
  * `smtp_sendmail`; after an error no message is in progress.
  */
