@@ -4,8 +4,8 @@
 
 mod common;
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::Mutex;
 
 use common::scripted::{esmtp_opening, reply, Scripted, Step};
 use smtp::protocol::sasl::Secret;
@@ -548,12 +548,12 @@ fn a_loopback_server_gets_plain_without_opting_in() {
 
 // ----- transcripts -----------------------------------------------------------
 
-fn capture(c: &mut Client) -> Rc<RefCell<Vec<String>>> {
-    let lines = Rc::new(RefCell::new(Vec::new()));
+fn capture(c: &mut Client) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
     let l2 = lines.clone();
     c.debug().set_level(2);
     c.debug().set_sink(Some(Box::new(move |l: &str| {
-        l2.borrow_mut().push(l.to_string())
+        l2.lock().unwrap().push(l.to_string())
     })));
     lines
 }
@@ -578,7 +578,7 @@ fn plain_login_transcript_shows_no_credentials() {
     let mut c = client(&s);
     let lines = capture(&mut c);
     c.login("user", "s3cr3t-pw").unwrap();
-    let t = lines.borrow().join("\n");
+    let t = lines.lock().unwrap().join("\n");
     assert_no_secret(&t);
     assert!(t.contains("AUTH PLAIN <redacted>"), "{t}");
     drop(c);
@@ -598,7 +598,7 @@ fn login_login_transcript_shows_no_credentials() {
     let mut c = client(&s);
     let lines = capture(&mut c);
     c.login_with("user", "s3cr3t-pw", false).unwrap();
-    let t = lines.borrow().join("\n");
+    let t = lines.lock().unwrap().join("\n");
     assert_no_secret(&t);
     // The challenges are hidden too.
     assert!(!t.contains("UGFzc3dvcmQ6"), "{t}");

@@ -510,19 +510,19 @@ fn quit_closes_even_when_the_server_is_gone() {
 
 #[test]
 fn transcript_shows_commands_and_replies() {
-    use std::cell::RefCell;
-    use std::rc::Rc;
+    use std::sync::Arc;
+    use std::sync::Mutex;
     let server = Scripted::start(steps(vec![vec![send("220 x")], reply("250 fine")]));
     let mut c = Client::new(Kind::Smtp);
-    let lines = Rc::new(RefCell::new(Vec::<String>::new()));
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink = lines.clone();
     c.debug().set_level(1);
     c.debug().set_sink(Some(Box::new(move |l: &str| {
-        sink.borrow_mut().push(l.to_string())
+        sink.lock().unwrap().push(l.to_string())
     })));
     c.connect("127.0.0.1", server.port).unwrap();
     c.noop().unwrap();
-    let got = lines.borrow().join("\n");
+    let got = lines.lock().unwrap().join("\n");
     assert!(got.contains("connect: ('127.0.0.1',"), "{got}");
     assert!(got.contains("reply: retcode (220); Msg: 'x'"), "{got}");
     assert!(got.contains("send: 'NOOP\\r\\n'"), "{got}");

@@ -8,7 +8,7 @@ use super::{
     SMTP_OK,
 };
 use crate::error::{Error, Result};
-use crate::session::{Client, Kind};
+use crate::session::{Client, Kind, LineFn};
 use crate::transport::TlsVersion;
 
 /// A session with one SMTP or LMTP server (smtplib's SMTP, SMTP_SSL or LMTP
@@ -288,16 +288,33 @@ pub extern "C" fn smtp_set_debug_callback(
     userdata: *mut c_void,
 ) -> smtp_status {
     run(h, |c| {
+        let userdata = UserData(userdata);
         let sink = callback.map(|f| {
             Box::new(move |line: &str| {
                 let text = to_cstring(line.as_bytes());
-                f(userdata, text.as_ptr(), text.as_bytes().len());
-            }) as Box<dyn FnMut(&str)>
+                f(userdata.get(), text.as_ptr(), text.as_bytes().len());
+            }) as LineFn
         });
         c.debug().set_sink(sink);
         Ok(())
     })
 }
+
+/// The caller's `userdata`, carried by a handle.
+#[derive(Clone, Copy)]
+struct UserData(*mut c_void);
+
+impl UserData {
+    fn get(self) -> *mut c_void {
+        self.0
+    }
+}
+
+// SAFETY: libsmtp never dereferences the pointer; it hands it back to the
+// caller's callback, which runs only during a call on the handle, and the
+// header requires a handle to be used by one thread at a time. Whatever the
+// pointer designates is the caller's to synchronise.
+unsafe impl Send for UserData {}
 
 /// Sets the name sent in HELO/EHLO/LHLO (smtplib `local_hostname`). It
 /// must be one word without CR, LF or NUL.

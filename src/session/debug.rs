@@ -7,8 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::protocol::reply::Reply;
 
-/// A function receiving transcript lines.
-pub type LineFn = Box<dyn FnMut(&str)>;
+/// A function receiving transcript lines. `Send`, so that a `Client` can
+/// move between threads.
+pub type LineFn = Box<dyn FnMut(&str) + Send>;
 
 /// Where transcript lines go: a caller's function, or standard error.
 #[derive(Default)]
@@ -123,16 +124,16 @@ fn timestamp() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
-    use std::rc::Rc;
+    use std::sync::Arc;
+    use std::sync::Mutex;
 
-    fn capture(level: u8) -> (DebugSink, Rc<RefCell<Vec<String>>>) {
-        let lines = Rc::new(RefCell::new(Vec::new()));
+    fn capture(level: u8) -> (DebugSink, Arc<Mutex<Vec<String>>>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
         let l2 = lines.clone();
         let mut d = DebugSink::default();
         d.set_level(level);
         d.set_sink(Some(Box::new(move |s: &str| {
-            l2.borrow_mut().push(s.to_string())
+            l2.lock().unwrap().push(s.to_string())
         })));
         (d, lines)
     }
@@ -141,10 +142,10 @@ mod tests {
     fn level_one_is_plain_level_two_timestamped() {
         let (mut d, lines) = capture(1);
         d.sent(b"NOOP\r\n");
-        assert_eq!(lines.borrow()[0], "send: 'NOOP\\r\\n'");
+        assert_eq!(lines.lock().unwrap()[0], "send: 'NOOP\\r\\n'");
         let (mut d, lines) = capture(2);
         d.sent(b"NOOP\r\n");
-        let l = &lines.borrow()[0];
+        let l = &lines.lock().unwrap()[0];
         assert_eq!(&l[2..3], ":");
         assert!(l.ends_with(" send: 'NOOP\\r\\n'"), "{l}");
     }
@@ -154,7 +155,7 @@ mod tests {
         let (mut d, lines) = capture(0);
         d.sent(b"NOOP\r\n");
         d.line("x");
-        assert!(lines.borrow().is_empty());
+        assert!(lines.lock().unwrap().is_empty());
     }
 
     #[test]
@@ -166,7 +167,7 @@ mod tests {
             code: 334,
             lines: vec![b"c2VjcmV0".to_vec()],
         });
-        let all = lines.borrow().join("\n");
+        let all = lines.lock().unwrap().join("\n");
         assert!(!all.contains("c2VjcmV0"));
         assert!(all.contains("<redacted>"));
     }

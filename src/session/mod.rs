@@ -20,7 +20,7 @@ mod debug;
 mod message;
 mod transaction;
 
-pub use debug::DebugSink;
+pub use debug::{DebugSink, LineFn};
 pub use transaction::{
     Dsn, DsnRet, Outgoing, NOTIFY_DELAY, NOTIFY_FAILURE, NOTIFY_NEVER, NOTIFY_SUCCESS,
 };
@@ -714,6 +714,12 @@ fn local_fqdn() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Client>();
+    }
 
     #[test]
     fn host_port_split_as_smtplib() {
