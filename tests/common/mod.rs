@@ -7,6 +7,7 @@ pub mod cdylib;
 pub mod certs;
 pub mod scripted;
 pub mod sink;
+pub mod smtp_send;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
