@@ -549,13 +549,7 @@ fn a_loopback_server_gets_plain_without_opting_in() {
 // ----- transcripts -----------------------------------------------------------
 
 fn capture(c: &mut Client) -> Arc<Mutex<Vec<String>>> {
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let l2 = lines.clone();
-    c.debug().set_level(2);
-    c.debug().set_sink(Some(Box::new(move |l: &str| {
-        l2.lock().unwrap().push(l.to_string())
-    })));
-    lines
+    common::record_transcript(c, 2)
 }
 
 fn assert_no_secret(transcript: &str) {

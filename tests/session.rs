@@ -510,16 +510,9 @@ fn quit_closes_even_when_the_server_is_gone() {
 
 #[test]
 fn transcript_shows_commands_and_replies() {
-    use std::sync::Arc;
-    use std::sync::Mutex;
     let server = Scripted::start(steps(vec![vec![send("220 x")], reply("250 fine")]));
     let mut c = Client::new(Kind::Smtp);
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = lines.clone();
-    c.debug().set_level(1);
-    c.debug().set_sink(Some(Box::new(move |l: &str| {
-        sink.lock().unwrap().push(l.to_string())
-    })));
+    let lines = common::record_transcript(&mut c, 1);
     c.connect("127.0.0.1", server.port).unwrap();
     c.noop().unwrap();
     let got = lines.lock().unwrap().join("\n");

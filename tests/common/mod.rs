@@ -5,12 +5,15 @@
 pub mod aiosmtpd;
 pub mod cdylib;
 pub mod certs;
+pub mod dovecot;
 pub mod scripted;
 pub mod sink;
+pub mod smtp_send;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
 
 /// The repository's top folder.
 pub fn repo_root() -> PathBuf {
@@ -46,4 +49,15 @@ pub fn run_ok(cmd: &mut Command, what: &str, package: &str) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// Turns on the transcript of `client` at `level` and collects its lines.
+pub fn record_transcript(client: &mut smtp::Client, level: u8) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    client.debug().set_level(level);
+    client.debug().set_sink(Some(Box::new(move |l: &str| {
+        sink.lock().unwrap().push(l.to_string())
+    })));
+    lines
 }
