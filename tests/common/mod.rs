@@ -5,6 +5,7 @@
 pub mod aiosmtpd;
 pub mod cdylib;
 pub mod certs;
+pub mod postfix;
 pub mod scripted;
 pub mod sink;
 
