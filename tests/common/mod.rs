@@ -6,6 +6,7 @@ pub mod aiosmtpd;
 pub mod cdylib;
 pub mod certs;
 pub mod dovecot;
+pub mod postfix;
 pub mod scripted;
 pub mod sink;
 pub mod smtp_send;
