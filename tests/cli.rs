@@ -629,6 +629,37 @@ fn verbose_shows_the_transcript_on_stderr() {
 }
 
 #[test]
+fn double_verbose_timestamps_every_transcript_line() {
+    // smtplib: "A value of 2 for level results in these messages being
+    // timestamped."
+    let sink = SmtpSink::start(&[]);
+    let mut a = at(sink.port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    a.push("-vv".into());
+    let run = smtp_send_with(&a, b"Subject: x\r\n\r\nbody\r\n");
+    assert_eq!(run.status, 0, "stderr: {}", run.stderr);
+    let lines = run.stderr_lines();
+    assert!(lines.len() > 5, "{}", run.stderr);
+    for line in lines {
+        // "HH:MM:SS.ffffff " then the level-1 text.
+        let (stamp, rest) = line.split_at(16);
+        let digits: String = stamp.chars().filter(char::is_ascii_digit).collect();
+        assert_eq!(digits.len(), 12, "{line}");
+        assert_eq!(
+            (&stamp[2..3], &stamp[5..6], &stamp[8..9]),
+            (":", ":", "."),
+            "{line}"
+        );
+        assert!(
+            rest.starts_with("connect: ")
+                || rest.starts_with("send: ")
+                || rest.starts_with("reply: "),
+            "{line}"
+        );
+    }
+}
+
+#[test]
 fn without_verbose_a_success_is_silent() {
     let sink = SmtpSink::start(&[]);
     let mut a = at(sink.port);

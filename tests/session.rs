@@ -521,3 +521,42 @@ fn transcript_shows_commands_and_replies() {
     assert!(got.contains("send: 'NOOP\\r\\n'"), "{got}");
     assert!(got.contains("reply: retcode (250); Msg: 'fine'"), "{got}");
 }
+
+#[test]
+fn connects_over_ipv6() {
+    let server = Scripted::start_on("::1", vec![send("220 x"), Step::Line, send("250 ok")]);
+    let mut c = Client::new(Kind::Smtp);
+    c.set_local_hostname("client.example").unwrap();
+    // smtplib's host form "[::1]" as well as the bare address.
+    assert_eq!(c.connect("[::1]", server.port).unwrap().code, 220);
+    assert_eq!(c.noop().unwrap().code, 250);
+    drop(c);
+    let (sent, peer) = server.finish_with_peer();
+    assert!(peer.is_ipv6());
+    assert_eq!(sent, b"NOOP\r\n");
+}
+
+#[test]
+fn source_address_binds_the_local_end() {
+    // smtplib: source_address "takes a 2-tuple (host, port), for the socket
+    // to bind to as its source address before connecting".
+    let server = Scripted::start(vec![send("220 x")]);
+    let source_port = common::free_port();
+    let mut c = Client::new(Kind::Smtp);
+    c.set_source_address("127.0.0.1", source_port);
+    c.connect("127.0.0.1", server.port).unwrap();
+    drop(c);
+    let (_, peer) = server.finish_with_peer();
+    assert_eq!(peer.port(), source_port);
+}
+
+#[test]
+fn a_source_address_of_another_family_is_an_os_error() {
+    let server = Scripted::start_on("::1", vec![send("220 x")]);
+    let mut c = Client::new(Kind::Smtp);
+    c.set_source_address("127.0.0.1", 0);
+    let e = c.connect("::1", server.port).unwrap_err();
+    assert_eq!(e.status, Status::Io);
+    // Nothing connected: let the server thread go.
+    drop(std::net::TcpStream::connect(("::1", server.port)));
+}

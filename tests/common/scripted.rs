@@ -5,7 +5,7 @@
 //! more was.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -75,24 +75,34 @@ pub fn esmtp_opening(features: &[&str]) -> Vec<Step> {
 pub struct Scripted {
     /// The port it listens on (127.0.0.1).
     pub port: u16,
-    thread: JoinHandle<Vec<u8>>,
+    thread: JoinHandle<(Vec<u8>, SocketAddr)>,
 }
 
 impl Scripted {
     /// Listens on a free loopback port and runs `steps` on the first
     /// connection.
     pub fn start(steps: Vec<Step>) -> Scripted {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        Scripted::start_on("127.0.0.1", steps)
+    }
+
+    /// As `start`, listening on `address` (e.g. "::1").
+    pub fn start_on(address: &str, steps: Vec<Step>) -> Scripted {
+        let listener = TcpListener::bind((address, 0)).expect("bind");
         let port = listener.local_addr().unwrap().port();
         let thread = std::thread::spawn(move || {
-            let (stream, _) = listener.accept().expect("accept");
-            run(stream, steps)
+            let (stream, peer) = listener.accept().expect("accept");
+            (run(stream, steps), peer)
         });
         Scripted { port, thread }
     }
 
     /// Waits for the dialog to end and returns what the client sent.
     pub fn finish(self) -> Vec<u8> {
+        self.finish_with_peer().0
+    }
+
+    /// As `finish`, with the client's address as the server saw it.
+    pub fn finish_with_peer(self) -> (Vec<u8>, SocketAddr) {
         self.thread.join().expect("scripted server thread")
     }
 
