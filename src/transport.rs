@@ -190,6 +190,9 @@ pub struct Connection {
     end: usize,
     parser: ReplyParser,
     timeout: Duration,
+    /// The read timeout last set on the socket, to spare a system call per
+    /// reply when it has not changed.
+    read_timeout: Option<Duration>,
 }
 
 const READ_BUF: usize = 16 * 1024;
@@ -203,6 +206,7 @@ impl Connection {
             end: 0,
             parser: ReplyParser::new(),
             timeout,
+            read_timeout: None,
         }
     }
 
@@ -288,6 +292,7 @@ impl Connection {
     /// Changes the deadline for later operations.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
+        self.read_timeout = None;
         let _ = match &self.stream {
             Stream::Tcp(s) => s.set_write_timeout(Some(timeout)),
             Stream::Tls(s) => s.get_ref().tcp.set_write_timeout(Some(timeout)),
@@ -304,6 +309,7 @@ impl Connection {
     /// Reads one complete reply, within the deadline.
     pub fn read_reply(&mut self) -> std::result::Result<Reply, ReadError> {
         let deadline = Instant::now() + self.timeout;
+        let mut first_read = true;
         loop {
             if self.start < self.end {
                 match self.parser.feed(&self.buf[self.start..self.end]) {
@@ -325,9 +331,15 @@ impl Connection {
                     "timed out",
                 )));
             }
-            self.stream
-                .set_read_timeout(remaining)
-                .map_err(ReadError::Io)?;
+            // The first read of a reply may wait the whole deadline: the
+            // socket usually has that setting already. Later reads get
+            // what is left of it.
+            let wait = if first_read { self.timeout } else { remaining };
+            first_read = false;
+            if self.read_timeout != Some(wait) {
+                self.stream.set_read_timeout(wait).map_err(ReadError::Io)?;
+                self.read_timeout = Some(wait);
+            }
             match self.stream.read(&mut self.buf) {
                 Ok(0) => return Err(ReadError::Closed),
                 Ok(n) => {
@@ -409,6 +421,7 @@ impl Connection {
                 let _ = tls.get_ref().tcp.set_write_timeout(Some(self.timeout));
                 let info = tls_info(&tls);
                 self.stream = Stream::Tls(Box::new(tls));
+                self.read_timeout = None;
                 self.start = 0;
                 self.end = 0;
                 self.parser = ReplyParser::new();

@@ -3,7 +3,9 @@
 hand-pipelined client and Postfix smtp-source, side by side, all sending to
 one Postfix smtp-sink on loopback over one connection each.
 
-Prints msgs/s, MB/s, peak RSS and ratios to smtplib. Run by hand (it is not
+Prints msgs/s and MB/s (medians), peak RSS, and each client's speed-up over
+smtplib: the median of its per-round ratios, the clients taking turns within
+each round so that a drift in the machine's speed touches them alike. Run by hand (it is not
 part of the test suite):  python3 tests/bench/bench.py [--small N] [--large MiB]
 """
 
@@ -11,6 +13,7 @@ import argparse
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -113,21 +116,32 @@ def write_message(path, size):
             left -= len(line)
 
 
-def best(cmd, repeat):
-    """The fastest of `repeat` runs (least disturbed by the machine), and
-    the largest peak RSS seen."""
-    runs = [run(cmd) for _ in range(repeat)]
-    return min(r[0] for r in runs), max(r[1] for r in runs)
+def side_by_side(clients, rounds):
+    """Runs every client once per round, in turn, so that a drift in the
+    machine's speed touches them all alike. Per client: the median wall
+    time, the largest peak RSS, and the median of its per-round speed-up
+    over the first client."""
+    walls = {name: [] for name, _ in clients}
+    rss = {name: 0 for name, _ in clients}
+    for _ in range(rounds):
+        for name, cmd in clients:
+            wall, peak = run(cmd)
+            walls[name].append(wall)
+            rss[name] = max(rss[name], peak)
+    base = clients[0][0]
+    rows = []
+    for name, _ in clients:
+        ratios = sorted(b / w for b, w in zip(walls[base], walls[name]))
+        rows.append((name, statistics.median(walls[name]), rss[name], statistics.median(ratios)))
+    return rows
 
 
-def table(title, rows, unit, per):
+def table(title, rows, per):
     print("\n" + title)
-    print("%-34s %12s %10s %12s %10s" % ("client", unit, "MB/s", "peak RSS", "vs smtplib"))
-    base = rows[0][1]
-    for name, wall, rss in rows:
-        rate = per / wall
-        mbs = per * SIZE[title] / wall / 1e6
-        print("%-34s %12.0f %10.1f %9.1f MiB %9.2fx" % (name, rate, mbs, rss / 1024, base / wall))
+    print("%-34s %12s %10s %12s %10s" % ("client", "msgs/s", "MB/s", "peak RSS", "vs smtplib"))
+    for name, wall, rss, ratio in rows:
+        print("%-34s %12.0f %10.1f %9.1f MiB %9.2fx" % (
+            name, per / wall, per * SIZE[title] / wall / 1e6, rss / 1024, ratio))
 
 
 SIZE = {}
@@ -138,7 +152,7 @@ def main():
     ap.add_argument("--small", type=int, default=20000, help="1 KiB messages (default 20000)")
     ap.add_argument("--large", type=int, default=100, help="large message MiB (default 100)")
     ap.add_argument("--huge", type=int, default=1024, help="peak-RSS message MiB (default 1024; 0 skips)")
-    ap.add_argument("--repeat", type=int, default=3, help="runs of each, fastest kept (default 3)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds, each client once a round (default 5)")
     a = ap.parse_args()
 
     for tool in (SMTP_SINK, SMTP_SOURCE):
@@ -155,24 +169,24 @@ def main():
         n = a.small
         title = "%d messages of 1 KiB, one connection" % n
         SIZE[title] = os.path.getsize(small)
-        rows = [
-            ("Python smtplib sendmail loop",) + best([sys.executable, "-c", SMTPLIB_LOOP, str(port), str(n), small], a.repeat),
-            ("raw hand-pipelined client (Python)",) + best([sys.executable, "-c", RAW_PIPELINED, str(port), str(n), small], a.repeat),
-            ("Postfix smtp-source -d",) + best([SMTP_SOURCE, "-d", "-m", str(n), "-l", str(SIZE[title]), "-f", "from@example.org", "-t", "to@example.org", "127.0.0.1:%d" % port], a.repeat),
-            ("libsmtp smtp-send --count",) + best([SMTP_SEND, "--host", "127.0.0.1", "--port", str(port), "--from", "from@example.org", "--to", "to@example.org", "--count", str(n), small], a.repeat),
+        clients = [
+            ("Python smtplib sendmail loop", [sys.executable, "-c", SMTPLIB_LOOP, str(port), str(n), small]),
+            ("raw hand-pipelined client (Python)", [sys.executable, "-c", RAW_PIPELINED, str(port), str(n), small]),
+            ("Postfix smtp-source -d", [SMTP_SOURCE, "-d", "-m", str(n), "-l", str(SIZE[title]), "-f", "from@example.org", "-t", "to@example.org", "127.0.0.1:%d" % port]),
+            ("libsmtp smtp-send --count", [SMTP_SEND, "--host", "127.0.0.1", "--port", str(port), "--from", "from@example.org", "--to", "to@example.org", "--count", str(n), small]),
         ]
-        table(title, rows, "msgs/s", n)
+        table(title, side_by_side(clients, a.rounds), n)
 
         large = os.path.join(tmp, "large.eml")
         write_message(large, a.large << 20)
         title = "one message of %d MiB" % a.large
         SIZE[title] = os.path.getsize(large)
-        rows = [
-            ("Python smtplib sendmail",) + best([sys.executable, "-c", SMTPLIB_LOOP, str(port), "1", large], a.repeat),
-            ("Postfix smtp-source -d",) + best([SMTP_SOURCE, "-d", "-m", "1", "-l", str(SIZE[title]), "-f", "from@example.org", "-t", "to@example.org", "127.0.0.1:%d" % port], a.repeat),
-            ("libsmtp smtp-send (streamed)",) + best([SMTP_SEND, "--host", "127.0.0.1", "--port", str(port), "--from", "from@example.org", "--to", "to@example.org", large], a.repeat),
+        clients = [
+            ("Python smtplib sendmail", [sys.executable, "-c", SMTPLIB_LOOP, str(port), "1", large]),
+            ("Postfix smtp-source -d", [SMTP_SOURCE, "-d", "-m", "1", "-l", str(SIZE[title]), "-f", "from@example.org", "-t", "to@example.org", "127.0.0.1:%d" % port]),
+            ("libsmtp smtp-send (streamed)", [SMTP_SEND, "--host", "127.0.0.1", "--port", str(port), "--from", "from@example.org", "--to", "to@example.org", large]),
         ]
-        table(title, rows, "msgs/s", 1)
+        table(title, side_by_side(clients, a.rounds), 1)
         os.unlink(large)
 
         if a.huge:
