@@ -44,6 +44,10 @@ static const char usage_text[] =
     "  --insecure             do not verify the server's certificate\n"
     "  --user U               AUTH as U ...\n"
     "  --password-file F      ... with the password in F (one line)\n"
+    "  --oauth-token-file F   ... or with the OAuth 2.0 bearer token in F\n"
+    "                         (OAUTHBEARER, else XOAUTH2)\n"
+    "  --auth-mechanisms LIST only these SASL mechanisms, comma-separated\n"
+    "                         (e.g. CRAM-MD5,PLAIN; the library's order holds)\n"
     "  --local-hostname NAME  name sent in EHLO/HELO/LHLO\n"
     "  --timeout SECONDS      deadline of each network operation (default 60)\n"
     "  --mail-option OPT      ESMTP option for MAIL FROM (repeatable)\n"
@@ -78,6 +82,8 @@ struct options {
     int insecure;
     const char *user;
     const char *password_file;
+    const char *oauth_token_file;
+    const char *auth_mechanisms; /* comma-separated, or NULL */
     const char *local_hostname;
     double timeout; /* 0: libsmtp's default */
     const char **mail_options;
@@ -276,6 +282,10 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->user = v;
         } else if (VALUE("--password-file")) {
             o->password_file = v;
+        } else if (VALUE("--oauth-token-file")) {
+            o->oauth_token_file = v;
+        } else if (VALUE("--auth-mechanisms")) {
+            o->auth_mechanisms = v;
         } else if (VALUE("--local-hostname")) {
             o->local_hostname = v;
         } else if (VALUE("--timeout")) {
@@ -309,8 +319,12 @@ static int parse_options(int argc, char **argv, struct options *o)
         return usage_error("--ssl and --starttls exclude each other", NULL);
     if (o->ssl && o->lmtp)
         return usage_error("--ssl and --lmtp exclude each other", NULL);
-    if ((o->user == NULL) != (o->password_file == NULL))
-        return usage_error("--user and --password-file go together", NULL);
+    if (o->password_file != NULL && o->oauth_token_file != NULL)
+        return usage_error("--password-file and --oauth-token-file exclude each other", NULL);
+    if ((o->user == NULL) != (o->password_file == NULL && o->oauth_token_file == NULL))
+        return usage_error("--user goes with --password-file or --oauth-token-file", NULL);
+    if (o->auth_mechanisms != NULL && o->user == NULL)
+        return usage_error("--auth-mechanisms needs --user", NULL);
     if (o->lmtp && o->host[0] == '/' && (o->starttls || o->port != 0))
         return usage_error("a Unix socket takes neither --port nor --starttls", o->host);
     return SMTP_OK;
@@ -480,6 +494,37 @@ static smtp_status send_all(smtp_handle *h, const struct options *o, const struc
 
 /* ---- the session ---------------------------------------------------------- */
 
+/* AUTH: the mechanism list if given, then the password or the token.
+ * Failures are reported here. */
+static smtp_status login(smtp_handle *h, const struct options *o, const char *secret)
+{
+    smtp_status st = SMTP_OK;
+
+    if (o->auth_mechanisms != NULL) {
+        /* "A,B,C" -> {"A", "B", "C"}, in a copy cut at the commas. */
+        char *list = malloc(strlen(o->auth_mechanisms) + 1);
+        const char **names = calloc(strlen(o->auth_mechanisms) / 2 + 1, sizeof *names);
+        size_t n = 0;
+        if (list == NULL || names == NULL) {
+            free(list);
+            free(names);
+            return report_local(SMTP_ERR_INTERNAL, "--auth-mechanisms", "out of memory");
+        }
+        strcpy(list, o->auth_mechanisms);
+        for (char *p = strtok(list, ","); p != NULL; p = strtok(NULL, ","))
+            names[n++] = p;
+        st = smtp_set_auth_mechanisms(h, names, n);
+        free(names);
+        free(list);
+    }
+    if (st == SMTP_OK)
+        st = o->oauth_token_file != NULL ? smtp_login_oauth2(h, o->user, secret)
+                                         : smtp_login(h, o->user, secret);
+    if (st != SMTP_OK)
+        report_error(h, st);
+    return st;
+}
+
 /* Applies the settings that must precede connecting. */
 static smtp_status configure(smtp_handle *h, const struct options *o)
 {
@@ -523,11 +568,8 @@ static smtp_status session(smtp_handle *h, const struct options *o, const char *
         if (st != SMTP_OK)
             report_error(h, st);
     }
-    if (st == SMTP_OK && o->user != NULL) {
-        st = smtp_login(h, o->user, password);
-        if (st != SMTP_OK)
-            report_error(h, st);
-    }
+    if (st == SMTP_OK && o->user != NULL)
+        st = login(h, o, password);
     if (st == SMTP_OK)
         st = send_all(h, o, m);
 
@@ -544,6 +586,7 @@ int main(int argc, char **argv)
     struct message m = {NULL, 0, -1, 0, 0};
     unsigned char *password = NULL;
     size_t password_len = 0;
+    const char *secret_file;
     struct stat st;
     smtp_handle *h = NULL;
     int status;
@@ -555,15 +598,16 @@ int main(int argc, char **argv)
         return status < 0 ? 0 : status;
     }
 
-    if (o.password_file != NULL) {
-        if (strcmp(o.password_file, "-") == 0 && (o.file == NULL || strcmp(o.file, "-") == 0)) {
+    secret_file = o.password_file != NULL ? o.password_file : o.oauth_token_file;
+    if (secret_file != NULL) {
+        if (strcmp(secret_file, "-") == 0 && (o.file == NULL || strcmp(o.file, "-") == 0)) {
             free_options(&o);
             return usage_error("the message and the password cannot both come from standard input",
                                NULL);
         }
-        err = read_file(o.password_file, &password, &password_len);
+        err = read_file(secret_file, &password, &password_len);
         if (err != 0) {
-            status = report_local(SMTP_ERR_IO, o.password_file, strerror(err));
+            status = report_local(SMTP_ERR_IO, secret_file, strerror(err));
             goto done;
         }
         /* One line: the password is what precedes its line break. */
@@ -572,7 +616,7 @@ int main(int argc, char **argv)
         if (password_len > 0 && password[password_len - 1] == '\r')
             password[--password_len] = '\0';
         if (memchr(password, '\0', password_len) != NULL) {
-            status = report_local(SMTP_ERR_INVALID, o.password_file, "the password contains NUL");
+            status = report_local(SMTP_ERR_INVALID, secret_file, "the secret contains NUL");
             goto done;
         }
     }

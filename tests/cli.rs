@@ -458,6 +458,19 @@ fn usage_errors_exit_23() {
         &["--from", "s@x", "--to", "r@x", "--user", "u"], // no password file
         &["--from", "s@x", "--to"],                       // missing value
         &["--from", "s@x", "--to", "r@x", "a", "b"],      // two files
+        &[
+            "--from",
+            "s@x",
+            "--to",
+            "r@x",
+            "--user",
+            "u",
+            "--password-file",
+            "p",
+            "--oauth-token-file",
+            "t",
+        ],
+        &["--from", "s@x", "--to", "r@x", "--auth-mechanisms", "PLAIN"], // no --user
     ];
     for case in cases {
         let run = smtp_send_with(&args(case), b"");
@@ -526,6 +539,67 @@ fn user_and_password_file_log_in_before_sending_and_stay_secret() {
     );
     assert!(!run.stderr.contains("s3cret-pw"));
     assert!(!run.stderr.contains("AHUAczNjcmV0LXB3"));
+}
+
+#[test]
+fn auth_mechanisms_pins_the_mechanism() {
+    // Offered PLAIN and LOGIN; pinned to LOGIN, smtplib's auth_login runs:
+    // the user with the command, the password after the 334.
+    let mut steps = esmtp_opening(&["AUTH PLAIN LOGIN"]);
+    steps.extend(reply("334 UGFzc3dvcmQ6"));
+    steps.extend(reply("235 2.7.0 ok"));
+    steps.extend(reply("250 ok")); // MAIL
+    steps.extend(reply("250 ok")); // RCPT
+    steps.extend(reply("354 go")); // DATA
+    steps.push(Step::Data);
+    steps.push(send("250 queued"));
+    steps.extend(reply("221 bye"));
+    let server = Scripted::start(steps);
+    let mut password = tempfile::NamedTempFile::new().unwrap();
+    password.write_all(b"s3cret-pw\n").unwrap();
+    let mut a = scripted_args(&server, &["r@example.org"]);
+    a.extend(args(&[
+        "--user",
+        "u",
+        "--auth-mechanisms",
+        "login",
+        "--password-file",
+    ]));
+    a.push(password.path().display().to_string());
+    let run = smtp_send_with(&a, b"x");
+    let sent = server.transcript();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        sent.contains("AUTH LOGIN dQ==\r\nczNjcmV0LXB3\r\nMAIL FROM:"),
+        "{sent}"
+    );
+}
+
+#[test]
+fn oauth_token_file_logs_in_with_oauthbearer() {
+    // RFC 7628 §3.1: "n,a=" user ",^Aauth=Bearer " token "^A^A".
+    let mut steps = esmtp_opening(&["AUTH OAUTHBEARER XOAUTH2 PLAIN"]);
+    steps.extend(reply("235 2.7.0 ok"));
+    steps.extend(reply("250 ok")); // MAIL
+    steps.extend(reply("250 ok")); // RCPT
+    steps.extend(reply("354 go")); // DATA
+    steps.push(Step::Data);
+    steps.push(send("250 queued"));
+    steps.extend(reply("221 bye"));
+    let server = Scripted::start(steps);
+    let mut token = tempfile::NamedTempFile::new().unwrap();
+    token.write_all(b"tok-123\n").unwrap();
+    let mut a = scripted_args(&server, &["r@example.org"]);
+    a.extend(args(&["-v", "--user", "u", "--oauth-token-file"]));
+    a.push(token.path().display().to_string());
+    let run = smtp_send_with(&a, b"x");
+    let sent = server.transcript();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        sent.contains("AUTH OAUTHBEARER bixhPXUsAWF1dGg9QmVhcmVyIHRvay0xMjMBAQ==\r\nMAIL"),
+        "{sent}"
+    );
+    assert!(!run.stderr.contains("tok-123") && !run.stderr.contains("bixhPXUs"));
 }
 
 #[test]
