@@ -15,31 +15,10 @@ use common::sink::SmtpSink;
 /// Compiles tests/c/abi.c strictly against include/smtp.h and the built
 /// libsmtp.so.
 fn build_abi(out_dir: &Path) -> PathBuf {
-    let lib = common::cdylib::lib_dir();
-    let root = common::repo_root();
-    let exe = out_dir.join("abi");
-    common::run_ok(
-        Command::new("gcc")
-            .args([
-                "-std=c11",
-                "-Wall",
-                "-Wextra",
-                "-Wpedantic",
-                "-Werror",
-                "-g",
-            ])
-            .arg(format!("-I{}", root.join("include").display()))
-            .arg(root.join("tests/c/abi.c"))
-            .arg("-o")
-            .arg(&exe)
-            .arg("-pthread")
-            .arg(format!("-L{}", lib.display()))
-            .arg("-lsmtp")
-            .arg(format!("-Wl,-rpath,{}", lib.display())),
-        "gcc tests/c/abi.c",
-        "gcc",
-    );
-    exe
+    common::cdylib::compile(
+        &common::repo_root().join("tests/c/abi.c"),
+        &out_dir.join("abi"),
+    )
 }
 
 /// The names of the functions include/smtp.h declares.
@@ -110,12 +89,7 @@ fn abi_checks_pass_under_valgrind_without_errors_or_leaks() {
     let dead = common::free_port();
     let out = common::run_ok(
         Command::new("valgrind")
-            .args([
-                "-q",
-                "--error-exitcode=99",
-                "--leak-check=full",
-                "--errors-for-leak-kinds=definite,indirect",
-            ])
+            .args(common::cdylib::VALGRIND)
             .arg(&exe)
             .args([sink.port.to_string(), dead.to_string()]),
         "abi under valgrind",

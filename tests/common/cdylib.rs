@@ -34,3 +34,41 @@ pub fn lib_dir() -> PathBuf {
     }
     dir
 }
+
+/// Compiles `source` (C11 with gcc, or C++17 with g++ for a .cpp file)
+/// strictly — every warning an error — against include/smtp.h and the
+/// built libsmtp.so, into `exe`.
+pub fn compile(source: &Path, exe: &Path) -> PathBuf {
+    let lib = lib_dir();
+    let root = super::repo_root();
+    let cpp = source.extension().is_some_and(|e| e == "cpp");
+    let (compiler, std, package) = if cpp {
+        ("g++", "-std=c++17", "g++")
+    } else {
+        ("gcc", "-std=c11", "gcc")
+    };
+    super::run_ok(
+        std::process::Command::new(compiler)
+            .args([std, "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-g"])
+            .arg(format!("-I{}", root.join("include").display()))
+            .arg(source)
+            .arg("-o")
+            .arg(exe)
+            .arg("-pthread")
+            .arg(format!("-L{}", lib.display()))
+            .arg("-lsmtp")
+            .arg(format!("-Wl,-rpath,{}", lib.display())),
+        &format!("{compiler} {}", source.display()),
+        package,
+    );
+    exe.to_path_buf()
+}
+
+/// valgrind's flags for the C tests: any error, or a leak of ours
+/// (definite or indirect), fails the run with exit status 99.
+pub const VALGRIND: &[&str] = &[
+    "-q",
+    "--error-exitcode=99",
+    "--leak-check=full",
+    "--errors-for-leak-kinds=definite,indirect",
+];
