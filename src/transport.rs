@@ -118,6 +118,66 @@ impl Write for TlsTcp {
     }
 }
 
+/// A TLS client context made from a `TlsConfig`. Making it reads the CA and
+/// certificate files, so a bad setting is reported before a byte is sent.
+pub struct TlsContext {
+    connector: SslConnector,
+    verify: bool,
+    server_name: Option<String>,
+}
+
+impl TlsContext {
+    /// Builds the context: protocol floor, trust anchors, client
+    /// certificate, verification.
+    pub fn new(config: &TlsConfig) -> Result<TlsContext> {
+        let tls_err =
+            |e: openssl::error::ErrorStack| Error::new(Status::Tls, format!("TLS setup: {e}"));
+        let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(tls_err)?;
+        builder
+            .set_min_proto_version(Some(match config.min_version {
+                TlsVersion::Tls10 => SslVersion::TLS1,
+                TlsVersion::Tls11 => SslVersion::TLS1_1,
+                TlsVersion::Tls12 => SslVersion::TLS1_2,
+                TlsVersion::Tls13 => SslVersion::TLS1_3,
+            }))
+            .map_err(tls_err)?;
+        if let Some(file) = &config.ca_file {
+            builder.set_ca_file(file).map_err(|e| {
+                Error::new(
+                    Status::Tls,
+                    format!("cannot load CA file {}: {e}", file.display()),
+                )
+            })?;
+        }
+        if let Some(dir) = &config.ca_dir {
+            builder
+                .load_verify_locations(None, Some(dir))
+                .map_err(|e| {
+                    Error::new(
+                        Status::Tls,
+                        format!("cannot load CA directory {}: {e}", dir.display()),
+                    )
+                })?;
+        }
+        if let Some(cert) = &config.cert_file {
+            let key = config.key_file.as_ref().unwrap_or(cert);
+            builder
+                .set_certificate_chain_file(cert)
+                .and_then(|_| builder.set_private_key_file(key, SslFiletype::PEM))
+                .and_then(|_| builder.check_private_key())
+                .map_err(|e| Error::new(Status::Tls, format!("client certificate: {e}")))?;
+        }
+        if !config.verify {
+            builder.set_verify(SslVerifyMode::NONE);
+        }
+        Ok(TlsContext {
+            connector: builder.build(),
+            verify: config.verify,
+            server_name: config.server_name.clone(),
+        })
+    }
+}
+
 enum Stream {
     Tcp(TcpStream),
     Tls(Box<SslStream<TlsTcp>>),
@@ -354,8 +414,8 @@ impl Connection {
 
     /// Runs a TLS handshake on this connection (implicit TLS, or after a 220
     /// to STARTTLS). `host` is the name verified and sent as SNI unless the
-    /// config names another.
-    pub fn start_tls(&mut self, config: &TlsConfig, host: &str) -> Result<TlsInfo> {
+    /// context names another.
+    pub fn start_tls(&mut self, context: &TlsContext, host: &str) -> Result<TlsInfo> {
         let tcp = match std::mem::replace(&mut self.stream, Stream::Detached) {
             Stream::Tcp(tcp) => tcp,
             other => {
@@ -366,50 +426,12 @@ impl Connection {
                 ));
             }
         };
-        let tls_err =
-            |e: openssl::error::ErrorStack| Error::new(Status::Tls, format!("TLS setup: {e}"));
-        let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(tls_err)?;
-        builder
-            .set_min_proto_version(Some(match config.min_version {
-                TlsVersion::Tls10 => SslVersion::TLS1,
-                TlsVersion::Tls11 => SslVersion::TLS1_1,
-                TlsVersion::Tls12 => SslVersion::TLS1_2,
-                TlsVersion::Tls13 => SslVersion::TLS1_3,
-            }))
-            .map_err(tls_err)?;
-        if let Some(file) = &config.ca_file {
-            builder.set_ca_file(file).map_err(|e| {
-                Error::new(
-                    Status::Tls,
-                    format!("cannot load CA file {}: {e}", file.display()),
-                )
-            })?;
-        }
-        if let Some(dir) = &config.ca_dir {
-            builder
-                .load_verify_locations(None, Some(dir))
-                .map_err(|e| {
-                    Error::new(
-                        Status::Tls,
-                        format!("cannot load CA directory {}: {e}", dir.display()),
-                    )
-                })?;
-        }
-        if let Some(cert) = &config.cert_file {
-            let key = config.key_file.as_ref().unwrap_or(cert);
-            builder
-                .set_certificate_chain_file(cert)
-                .and_then(|_| builder.set_private_key_file(key, SslFiletype::PEM))
-                .and_then(|_| builder.check_private_key())
-                .map_err(|e| Error::new(Status::Tls, format!("client certificate: {e}")))?;
-        }
-        if !config.verify {
-            builder.set_verify(SslVerifyMode::NONE);
-        }
-        let connector = builder.build();
-        let mut conf = connector.configure().map_err(tls_err)?;
-        conf.set_verify_hostname(config.verify);
-        let name = config.server_name.as_deref().unwrap_or(host);
+        let mut conf = context
+            .connector
+            .configure()
+            .map_err(|e| Error::new(Status::Tls, format!("TLS setup: {e}")))?;
+        conf.set_verify_hostname(context.verify);
+        let name = context.server_name.as_deref().unwrap_or(host);
         // The whole handshake is bounded by one deadline, as a reply is.
         let tcp = TlsTcp {
             tcp,

@@ -349,6 +349,19 @@ fn starttls_not_offered_is_not_supported_and_nothing_is_sent() {
     assert_eq!(after_ehlo(&t), "", "sent after EHLO: {t:?}");
 }
 
+#[test]
+fn unloadable_tls_settings_send_no_starttls() {
+    let server = Scripted::start(esmtp_opening(&["STARTTLS"]));
+    let mut c = client(Kind::Smtp);
+    c.tls_config().ca_file = Some("/nonexistent/ca.pem".into());
+    c.connect("127.0.0.1", server.port).unwrap();
+    assert_eq!(c.starttls().unwrap_err().status, Status::Tls);
+    assert!(c.is_connected());
+    drop(c);
+    let t = server.transcript();
+    assert_eq!(after_ehlo(&t), "", "sent after EHLO: {t:?}");
+}
+
 fn refused_starttls(code_line: &str) -> (smtp::Error, String) {
     let mut steps = esmtp_opening(&["STARTTLS"]);
     steps.extend(reply(code_line));
@@ -590,7 +603,9 @@ fn a_hashed_ca_directory_is_a_trust_anchor_too() {
 }
 
 #[test]
-fn a_missing_ca_file_is_a_tls_error_and_nothing_goes_out_in_clear() {
+fn a_missing_ca_file_is_a_tls_error_before_starttls_is_sent() {
+    // The settings are loaded before STARTTLS goes out: the error costs
+    // nothing, and once mended the same session upgrades.
     let server = good_starttls_server();
     let mut c = client(Kind::Smtp);
     c.tls_config().ca_file = Some("/nonexistent/ca.pem".into());
@@ -598,20 +613,39 @@ fn a_missing_ca_file_is_a_tls_error_and_nothing_goes_out_in_clear() {
     let e = c.starttls().unwrap_err();
     assert_eq!(e.status, Status::Tls, "{e}");
     assert!(e.message.contains("/nonexistent/ca.pem"), "{}", e.message);
-    assert_closed_for_good(&mut c);
+    assert!(c.is_connected());
+    assert!(!c.is_tls());
     assert_no_transaction(&server);
+    c.tls_config().ca_file = Some(certs().ca.clone());
+    c.starttls().unwrap();
+    c.sendmail("a@example.org", &["b@example.org"], MSG, &[], &[])
+        .unwrap();
+    assert_eq!(server.messages(1).len(), 1);
 }
 
 #[test]
-fn a_missing_client_certificate_is_a_tls_error() {
+fn a_missing_client_certificate_is_a_tls_error_before_starttls_is_sent() {
     let server = good_starttls_server();
     let mut c = trusting_client(Kind::Smtp);
     c.tls_config().cert_file = Some("/nonexistent/client.pem".into());
     c.connect("localhost", server.port).unwrap();
     let e = c.starttls().unwrap_err();
     assert_eq!(e.status, Status::Tls, "{e}");
-    assert_closed_for_good(&mut c);
+    assert!(c.is_connected() && !c.is_tls());
     assert_no_transaction(&server);
+}
+
+#[test]
+fn implicit_tls_with_a_missing_ca_file_fails_before_connecting() {
+    let server = Scripted::start(vec![]);
+    let mut c = client(Kind::SmtpSsl);
+    c.tls_config().ca_file = Some("/nonexistent/ca.pem".into());
+    let e = c.connect("127.0.0.1", server.port).unwrap_err();
+    assert_eq!(e.status, Status::Tls, "{e}");
+    assert!(!c.is_connected());
+    // Nothing connected: let the server thread go.
+    drop(std::net::TcpStream::connect(("127.0.0.1", server.port)));
+    assert!(server.finish().is_empty());
 }
 
 #[test]

@@ -13,7 +13,7 @@ use crate::protocol::data::DataEncoder;
 use crate::protocol::ehlo::EhloFeatures;
 use crate::protocol::reply::{Reply, ReplyError};
 use crate::protocol::sasl::Secret;
-use crate::transport::{Connection, ReadError, TlsConfig, TlsInfo};
+use crate::transport::{Connection, ReadError, TlsConfig, TlsContext, TlsInfo};
 
 mod auth;
 mod debug;
@@ -268,14 +268,18 @@ impl Client {
         self.host = host.clone();
         self.reset_esmtp();
         self.debug.line(&format!("connect: ('{host}', {port})"));
+        // Implicit TLS: the settings are checked before connecting.
+        let tls = match self.kind {
+            Kind::SmtpSsl => Some(TlsContext::new(&self.tls)?),
+            _ => None,
+        };
         let conn = if self.kind == Kind::Lmtp && host.starts_with('/') {
             Connection::unix(&host, self.timeout)?
         } else {
             Connection::tcp(&host, port, self.timeout, self.source_address.as_ref())?
         };
         self.conn = Some(conn);
-        if self.kind == Kind::SmtpSsl {
-            let tls = self.tls.clone();
+        if let Some(tls) = tls {
             let result = self.conn.as_mut().map(|c| c.start_tls(&tls, &host));
             if let Some(Err(e)) = result {
                 self.close();
@@ -593,7 +597,9 @@ impl Client {
 
     /// smtplib's starttls(), hardened (RFC 3207): STARTTLS must be offered
     /// (`NotSupported` and nothing sent otherwise); a reply other than 220 is
-    /// a `Response` error; any byte the server sent after the 220 and before
+    /// a `Response` error; TLS settings that cannot be loaded (a CA file, a
+    /// client certificate) are a `Tls` error before anything is sent, the
+    /// connection kept; any byte the server sent after the 220 and before
     /// the handshake is an injection attempt: `Tls` error, connection closed.
     /// After the handshake everything EHLO taught is forgotten and EHLO is
     /// sent again at once.
@@ -611,6 +617,9 @@ impl Client {
                 "STARTTLS extension not supported by server.",
             ));
         }
+        // The settings are checked before STARTTLS is sent: a bad CA file
+        // costs nothing, the session stays as it was.
+        let tls = TlsContext::new(&self.tls)?;
         let reply = self.docmd("STARTTLS", "")?;
         if reply.code != 220 {
             self.close_on_421(&reply);
@@ -627,7 +636,6 @@ impl Client {
                 ),
             ));
         }
-        let tls = self.tls.clone();
         let host = self.host.clone();
         let result = self.conn()?.start_tls(&tls, &host);
         if let Err(e) = result {
