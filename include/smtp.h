@@ -16,8 +16,9 @@
  * - Out-parameters come last and are written only on success (smtp_open*
  *   also writes its handle on failure, so the error can be read).
  * - One thread at a time per handle; handles are independent.
- * - No call aborts or unwinds into the caller: an internal fault gives
- *   SMTP_ERR_INTERNAL and closes the connection.
+ * - No call unwinds into the caller: an internal fault (a caught panic)
+ *   gives SMTP_ERR_INTERNAL and closes the connection. Running out of
+ *   memory aborts the process, as Rust's allocator does.
  * - Defaults: 60 s deadline on every operation; TLS verified (system trust
  *   store, chain and host name, SNI), TLS 1.2 at least.
  */
@@ -453,7 +454,7 @@ smtp_status smtp_starttls(struct smtp_handle *h);
 
 /**
  * Creates an unconnected SMTP session (smtplib `SMTP()`). Connect it with
- * `smtp_connect`. Returns NULL only when memory ran out. Free with
+ * `smtp_connect`. Returns NULL only on an internal fault. Free with
  * `smtp_free`.
  */
 struct smtp_handle *smtp_new(void);

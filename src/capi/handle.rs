@@ -133,7 +133,7 @@ fn new_handle(kind: Kind) -> *mut smtp_handle {
 }
 
 /// Creates an unconnected SMTP session (smtplib `SMTP()`). Connect it with
-/// `smtp_connect`. Returns NULL only when memory ran out. Free with
+/// `smtp_connect`. Returns NULL only on an internal fault. Free with
 /// `smtp_free`.
 #[no_mangle]
 pub extern "C" fn smtp_new() -> *mut smtp_handle {
