@@ -33,7 +33,7 @@ int main(int argc, char **argv)
     }
     if (st != SMTP_OK)
         fprintf(stderr, "failed, status %d (%s)\n%s\n", st, smtp_error_name(st),
-                h != NULL ? smtp_error_message(h) : "out of memory");
+                h != NULL ? smtp_error_message(h) : "no handle (internal fault)");
     else
         smtp_quit(h);
     smtp_free(h);

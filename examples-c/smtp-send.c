@@ -651,7 +651,7 @@ int main(int argc, char **argv)
 
     h = o.ssl ? smtp_new_ssl() : o.lmtp ? smtp_new_lmtp() : smtp_new();
     if (h == NULL) {
-        status = report_local(SMTP_ERR_INTERNAL, "smtp_new", "out of memory");
+        status = report_local(SMTP_ERR_INTERNAL, "smtp_new", "no handle (internal fault)");
         goto done;
     }
     status = session(h, &o, (const char *)password, &m);
