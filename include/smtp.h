@@ -14,7 +14,8 @@
  * - Strings out are borrowed from the handle until the next call that
  *   changes it (any call taking a non-const handle); copy them to keep them.
  * - Out-parameters come last and are written only on success (smtp_open*
- *   also writes its handle on failure, so the error can be read).
+ *   also writes its handle on failure, so the error can be read, and
+ *   smtp_sendmail_batch fills its per-message statuses in every case).
  * - One thread at a time per handle; handles are independent.
  * - No call unwinds into the caller: an internal fault (a caught panic)
  *   gives SMTP_ERR_INTERNAL and closes the connection. Running out of
