@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::aiosmtpd::{AioOptions, AioSmtpd, AioTls};
 use common::certs::certs;
-use common::scripted::{esmtp_opening, reply, send, Scripted, Step};
+use common::scripted::{accepted_message, esmtp_opening, reply, send, Scripted, Step};
 use common::sink::{as_dumped, parse_dump, Dump, SmtpSink, SMTP_SINK};
 use common::smtp_send::{run_program, smtp_send, smtp_send_with, Run};
 
@@ -410,6 +410,27 @@ fn a_greeting_other_than_220_exits_7_and_sends_nothing() {
 }
 
 #[test]
+fn a_server_gone_mid_body_is_an_error_not_a_signal() {
+    // Writing to a connection the server closed must not raise SIGPIPE in
+    // the host process (a C program keeps the default action: death).
+    let mut steps = esmtp_opening(&[]);
+    steps.extend(reply("250 ok")); // MAIL
+    steps.extend(reply("250 ok")); // RCPT
+    steps.extend(reply("354 go")); // DATA
+    steps.push(Step::Close);
+    let server = Scripted::start(steps);
+    let a = scripted_args(&server, &["r@example.org"]);
+    let body = "x".repeat(70) + "\r\n";
+    let run = smtp_send_with(&a, body.repeat(128 * 1024).as_bytes());
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("SMTPServerDisconnected"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn a_refused_connection_exits_20() {
     let port = common::free_port();
     let mut a = at(port);
@@ -512,11 +533,7 @@ fn user_and_password_file_log_in_before_sending_and_stay_secret() {
     // The connection is loopback, so PLAIN may go without TLS.
     let mut steps = esmtp_opening(&["AUTH PLAIN LOGIN"]);
     steps.extend(reply("235 2.7.0 Authentication successful"));
-    steps.extend(reply("250 ok")); // MAIL
-    steps.extend(reply("250 ok")); // RCPT
-    steps.extend(reply("354 go")); // DATA
-    steps.push(Step::Data);
-    steps.push(send("250 queued"));
+    steps.extend(accepted_message());
     steps.extend(reply("221 bye"));
     let server = Scripted::start(steps);
     let mut password = tempfile::NamedTempFile::new().unwrap();
@@ -548,11 +565,7 @@ fn auth_mechanisms_pins_the_mechanism() {
     let mut steps = esmtp_opening(&["AUTH PLAIN LOGIN"]);
     steps.extend(reply("334 UGFzc3dvcmQ6"));
     steps.extend(reply("235 2.7.0 ok"));
-    steps.extend(reply("250 ok")); // MAIL
-    steps.extend(reply("250 ok")); // RCPT
-    steps.extend(reply("354 go")); // DATA
-    steps.push(Step::Data);
-    steps.push(send("250 queued"));
+    steps.extend(accepted_message());
     steps.extend(reply("221 bye"));
     let server = Scripted::start(steps);
     let mut password = tempfile::NamedTempFile::new().unwrap();
@@ -580,11 +593,7 @@ fn oauth_token_file_logs_in_with_oauthbearer() {
     // RFC 7628 §3.1: "n,a=" user ",^Aauth=Bearer " token "^A^A".
     let mut steps = esmtp_opening(&["AUTH OAUTHBEARER XOAUTH2 PLAIN"]);
     steps.extend(reply("235 2.7.0 ok"));
-    steps.extend(reply("250 ok")); // MAIL
-    steps.extend(reply("250 ok")); // RCPT
-    steps.extend(reply("354 go")); // DATA
-    steps.push(Step::Data);
-    steps.push(send("250 queued"));
+    steps.extend(accepted_message());
     steps.extend(reply("221 bye"));
     let server = Scripted::start(steps);
     let mut token = tempfile::NamedTempFile::new().unwrap();

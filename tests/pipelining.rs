@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::scripted::{esmtp_opening, reply, send, Scripted, Step};
+use common::scripted::{accepted_message, esmtp_opening, reply, send, Scripted, Step};
 use smtp::session::{DsnRet, Outgoing, NOTIFY_FAILURE, NOTIFY_SUCCESS};
 use smtp::{Client, Kind, Status};
 
@@ -320,13 +320,7 @@ fn binarymime_sends_bytes_as_they_are() {
 
 #[test]
 fn dsn_parameters_are_sent_when_offered() {
-    let server = Scripted::start(script(vec![
-        esmtp_opening(&["DSN"]),
-        reply("250 ok"),
-        reply("250 ok"),
-        reply("354 go"),
-        vec![Step::Data, send("250 ok")],
-    ]));
+    let server = Scripted::start(script(vec![esmtp_opening(&["DSN"]), accepted_message()]));
     let mut c = client(Kind::Smtp, server.port);
     c.dsn().ret = Some(DsnRet::Hdrs);
     c.dsn().envid = Some("QQ314159".into());
@@ -368,13 +362,7 @@ fn streamed_body_split_anywhere_is_encoded_as_a_whole() {
     let body: &[u8] = b"a\r\n.b\r\n..c\rd\n.";
     let want = b"a\r\n..b\r\n...c\r\nd\r\n..\r\n.\r\n";
     for split in 0..=body.len() {
-        let server = Scripted::start(script(vec![
-            esmtp_opening(&[]),
-            reply("250 ok"),
-            reply("250 ok"),
-            reply("354 go"),
-            vec![Step::Data, send("250 ok")],
-        ]));
+        let server = Scripted::start(script(vec![esmtp_opening(&[]), accepted_message()]));
         let mut c = client(Kind::Smtp, server.port);
         c.begin("a@x", &["b@y"], None, &[], &[]).unwrap();
         c.write_body(&body[..split]).unwrap();

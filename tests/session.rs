@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::scripted::{esmtp_opening, reply, send, Scripted, Step};
+use common::scripted::{accepted_message, esmtp_opening, reply, send, Scripted, Step};
 use smtp::{Client, Kind, Status};
 
 const MSG: &[u8] = b"Subject: hi\r\n\r\nhello\r\n";
@@ -64,10 +64,7 @@ fn helo_is_tried_when_ehlo_is_refused_and_options_are_suppressed() {
         vec![send("220 old.example SMTP")],
         reply("502 what?"),
         reply("250 old.example"),
-        reply("250 ok"),
-        reply("250 ok"),
-        reply("354 go"),
-        vec![Step::Data, send("250 ok")],
+        accepted_message(),
     ]));
     let mut c = client(server.port);
     c.sendmail("a@x", &["b@y"], b"x", &["BODY=8BITMIME"], &[])
@@ -262,12 +259,7 @@ fn a_421_to_ehlo_closes() {
 fn several_messages_on_one_connection() {
     let mut script = esmtp_opening(&[]);
     for _ in 0..3 {
-        script.extend(steps(vec![
-            reply("250 ok"),
-            reply("250 ok"),
-            reply("354 go"),
-            vec![Step::Data, send("250 ok")],
-        ]));
+        script.extend(steps(vec![accepted_message()]));
     }
     let server = Scripted::start(script);
     let mut c = client(server.port);
@@ -460,10 +452,7 @@ fn non_ascii_address_without_smtputf8_is_invalid() {
 fn smtputf8_allows_utf8_in_mail_and_rcpt() {
     let server = Scripted::start(steps(vec![
         esmtp_opening(&["SMTPUTF8", "8BITMIME"]),
-        reply("250 ok"),
-        reply("250 ok"),
-        reply("354 go"),
-        vec![Step::Data, send("250 ok")],
+        accepted_message(),
     ]));
     let mut c = client(server.port);
     c.sendmail(

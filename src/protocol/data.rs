@@ -123,18 +123,18 @@ impl DataEncoder {
     }
 }
 
-/// Encodes a whole body at once (DATA payload including the final ".").
-pub fn encode_all(body: &[u8]) -> Vec<u8> {
-    let mut enc = DataEncoder::new();
-    let mut out = Vec::new();
-    enc.encode(body, &mut out);
-    enc.finish(&mut out);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Encodes a whole body at once (DATA payload including the final ".").
+    fn encode_all(body: &[u8]) -> Vec<u8> {
+        let mut enc = DataEncoder::new();
+        let mut out = Vec::new();
+        enc.encode(body, &mut out);
+        enc.finish(&mut out);
+        out
+    }
 
     #[test]
     fn crlf_body_is_kept_and_terminated() {

@@ -52,11 +52,6 @@ impl Client {
         self.allow_cleartext_auth = allow;
     }
 
-    /// Whether cleartext credentials were allowed.
-    pub fn cleartext_auth_allowed(&self) -> bool {
-        self.allow_cleartext_auth
-    }
-
     /// For tests only: makes the cleartext policy treat a loopback peer as
     /// remote, so that a test server on 127.0.0.1 can stand for a distant
     /// one. The policy itself (`sasl::cleartext_allowed`) runs unchanged.

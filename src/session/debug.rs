@@ -52,7 +52,12 @@ impl DebugSink {
         };
         match &mut self.sink {
             Some(f) => f(&line),
-            None => eprintln!("{line}"),
+            // eprintln! panics when the write fails (a closed pipe); a
+            // transcript line is never worth failing the command for.
+            None => {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
         }
     }
 

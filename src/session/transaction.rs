@@ -145,8 +145,8 @@ pub(crate) struct Deferred {
     results: Vec<RecipientResult>,
 }
 
-/// A deferred message's index, outcome and recipient results.
-pub(crate) type DeferredOutcome = (usize, Result<Vec<RecipientResult>>, Vec<RecipientResult>);
+/// A deferred message's index and outcome.
+pub(crate) type DeferredOutcome = (usize, Result<Vec<RecipientResult>>);
 
 /// BDAT replies left unread before reading one (bounded pipelining).
 const MAX_UNREAD_BDAT: usize = 8;
@@ -167,11 +167,6 @@ impl Client {
     /// The DSN requests added to each transaction.
     pub fn dsn(&mut self) -> &mut Dsn {
         &mut self.dsn
-    }
-
-    /// Whether a body is being sent (between `begin` and `end`).
-    pub fn in_message(&self) -> bool {
-        self.body.is_some()
     }
 
     /// smtplib's sendmail(). Returns the refused recipients (address, code,
@@ -704,20 +699,18 @@ impl Client {
         let Some(mut d) = self.deferred.take() else {
             return;
         };
-        let current = std::mem::take(&mut self.results);
         let outcome = self.read_final(&mut d.body, &mut d.results, false);
-        self.results = current;
-        self.deferred_outcome = Some((d.index, outcome, d.results));
+        self.deferred_outcome = Some((d.index, outcome));
     }
 
     fn deferred_result(&mut self, outcome: Result<Vec<RecipientResult>>) {
         if let Some(d) = self.deferred.take() {
-            self.deferred_outcome = Some((d.index, outcome, d.results));
+            self.deferred_outcome = Some((d.index, outcome));
         }
     }
 
     fn collect_deferred(&mut self, outcomes: &mut [Option<Result<Vec<RecipientResult>>>]) {
-        if let Some((index, outcome, _results)) = self.deferred_outcome.take() {
+        if let Some((index, outcome)) = self.deferred_outcome.take() {
             outcomes[index] = Some(outcome);
         }
     }

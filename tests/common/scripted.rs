@@ -55,6 +55,17 @@ pub fn reply(reply: &str) -> Vec<Step> {
     vec![Step::Line, send(reply)]
 }
 
+/// One message accepted, after the opening: MAIL and one RCPT answered
+/// 250, DATA 354, the data read, then 250.
+pub fn accepted_message() -> Vec<Step> {
+    let mut steps = reply("250 2.1.0 ok");
+    steps.extend(reply("250 2.1.5 ok"));
+    steps.extend(reply("354 go ahead"));
+    steps.push(Step::Data);
+    steps.push(send("250 2.0.0 queued"));
+    steps
+}
+
 /// The usual opening: greeting, then EHLO answered with `features`.
 pub fn esmtp_opening(features: &[&str]) -> Vec<Step> {
     let mut steps = vec![send("220 scripted.example ESMTP")];
