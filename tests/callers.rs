@@ -1,6 +1,6 @@
 //! libsmtp from Go and Ruby: runs the Go package's tests (tests/ffi/go,
-//! cgo over include/smtp.h) and the Ruby module's tests (tests/ffi/ruby,
-//! the ffi gem) against the libsmtp.so that `cargo test` built. A missing
+//! cgo over include/smtp.h) and the Ruby gem's tests (bindings/ruby/test,
+//! over the ffi gem) against the libsmtp.so that `cargo test` built. A missing
 //! go or ruby fails, naming the Debian package to install.
 //!
 //! Those tests start their own servers: Postfix smtp-sink, and aiosmtpd
@@ -62,7 +62,7 @@ fn ruby_module_tests_pass_against_smtp_sink_and_aiosmtpd() {
         "-e",
         "require 'test_libsmtp'; require 'test_aiosmtpd'",
     ])
-    .current_dir(common::repo_root().join("tests/ffi/ruby"))
+    .current_dir(common::repo_root().join("bindings/ruby"))
     .env("LIBSMTP_PATH", lib.join("libsmtp.so"));
     with_test_servers(&mut cmd);
     let out = common::run_ok(&mut cmd, "ruby tests", "ruby and ruby-ffi");

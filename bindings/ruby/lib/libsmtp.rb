@@ -67,7 +67,7 @@ module LibSMTP
   # The C API.
   module C
     extend FFI::Library
-    ffi_lib ENV.fetch('LIBSMTP_PATH') { File.expand_path('../../../../target/debug/libsmtp.so', __dir__) }
+    ffi_lib ENV.fetch('LIBSMTP_PATH') { File.expand_path('../../../target/debug/libsmtp.so', __dir__) }
 
     typedef :pointer, :handle
     attach_function :smtp_version, [], :string
