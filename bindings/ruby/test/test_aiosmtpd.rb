@@ -1,103 +1,85 @@
 # frozen_string_literal: true
 
-# LibSMTP against aiosmtpd (tests/servers/aiosmtpd_server.py) with STARTTLS
-# and AUTH. tests/callers.rs makes the certificates once
-# (tests/common/certs.rs) and passes the paths: LIBSMTP_TEST_AIOSMTPD (the
-# script), LIBSMTP_TEST_CA, LIBSMTP_TEST_CERT and LIBSMTP_TEST_KEY.
-require 'minitest/autorun'
-require 'fileutils'
-require 'json'
-require 'socket'
-require 'tmpdir'
-require 'libsmtp'
+# LibSMTP::SMTP against aiosmtpd with STARTTLS and AUTH, over a CA and
+# certificates made for the test run.
+require_relative 'test_helper'
 
 class AiosmtpdTest < Minitest::Test
+  include ServerHelpers
+
   USER = 'user'
   PASSWORD = 's3cr3t-pw'
+  MSG = "Subject: from Ruby\r\n\r\nover TLS, after AUTH\r\n"
 
-  def env(name)
-    value = ENV.fetch(name, '')
-    flunk "#{name} is not set: run these tests with `cargo test --test callers`, which sets it" if value.empty?
-    value
+  def start_tls(port, **opts, &block)
+    LibSMTP::SMTP.start('127.0.0.1', port, helo: 'client.example', ca_file: env('LIBSMTP_TEST_CA'),
+                                           tls_hostname: 'localhost', **opts, &block)
   end
 
-  def free_port
-    server = TCPServer.new('127.0.0.1', 0)
-    server.addr[1]
-  ensure
-    server&.close
-  end
-
-  # aiosmtpd requiring STARTTLS, AUTH (over TLS only) for USER/PASSWORD;
-  # a missing python3 or aiosmtpd fails the test.
-  def start_aiosmtpd
-    @dir = Dir.mktmpdir
-    @port = free_port
-    @out, writer = IO.pipe
-    @pid = Process.spawn('python3', env('LIBSMTP_TEST_AIOSMTPD'), '--port', @port.to_s, '--outdir', @dir,
-                         '--tls', 'starttls', '--require-starttls',
-                         '--cert', env('LIBSMTP_TEST_CERT'), '--key', env('LIBSMTP_TEST_KEY'),
-                         '--auth-user', USER, '--auth-password', PASSWORD,
-                         out: writer, err: File.join(@dir, 'stderr.log'))
-    writer.close
-    # The script prints "ready" once it accepts connections.
-    line = @out.gets
-    return if line&.strip == 'ready'
-
-    flunk "aiosmtpd_server.py did not start (pip install aiosmtpd):\n#{File.read(File.join(@dir, 'stderr.log'))}"
-  end
-
-  def teardown
-    if @pid
-      Process.kill('KILL', @pid)
-      Process.wait(@pid)
+  # net-smtp: starttls: :auto uses "STARTTLS when the server supports it";
+  # then user: and secret: log in.
+  def test_start_upgrades_with_starttls_logs_in_and_sends
+    port = start_aiosmtpd(auth: [USER, PASSWORD])
+    start_tls(port, user: USER, secret: PASSWORD) do |smtp|
+      assert_match(/\ATLSv1\.[23]\z/, smtp.tls_version)
+      smtp.send_message(MSG, 'alice@example.org', 'bob@example.net')
     end
-    @out&.close
-    FileUtils.remove_entry(@dir) if @dir
-  end
-
-  def messages(count)
-    500.times do
-      files = Dir[File.join(@dir, '*.json')].sort
-      return files.map { |f| JSON.parse(File.read(f)) } if files.size >= count
-
-      sleep 0.02
-    end
-    flunk "expected #{count} messages"
-  end
-
-  def open_tls(&block)
-    LibSMTP::SMTP.open('127.0.0.1', @port, local_hostname: 'client.example', timeout: 10,
-                                           ca_file: env('LIBSMTP_TEST_CA')) do |smtp|
-      smtp.starttls
-      block.call(smtp)
-    end
-  end
-
-  def test_starttls_login_and_sendmail_deliver_through_aiosmtpd
-    start_aiosmtpd
-    msg = "Subject: from Ruby\r\n\r\nover TLS, after AUTH\r\n"
-    refused = open_tls do |smtp|
-      smtp.login(USER, PASSWORD)
-      smtp.sendmail('alice@example.org', ['bob@example.net'], msg)
-    end
-    assert_equal({}, refused)
-    got = messages(1)
-    assert_equal 1, got.size
+    got = aio_messages(1)
     assert_equal 'alice@example.org', got[0]['mail_from']
     assert_equal ['bob@example.net'], got[0]['rcpt_tos']
-    assert_equal msg, got[0]['content'].unpack1('m0')
+    assert_equal MSG, got[0]['content'].unpack1('m0')
+  end
+
+  def test_authtype_login_pins_the_mechanism
+    port = start_aiosmtpd(auth: [USER, PASSWORD])
+    start_tls(port, user: USER, password: PASSWORD, authtype: :login) do |smtp|
+      assert_includes smtp.capable_auth_types, 'LOGIN'
+      smtp.send_message(MSG, 'alice@example.org', 'bob@example.net')
+    end
+    assert_equal 1, aio_messages(1).size
   end
 
   # smtplib: SMTPAuthenticationError, with the server's 535.
   def test_wrong_password_raises_authentication_error_with_535
-    start_aiosmtpd
-    open_tls do |smtp|
-      err = assert_raises(LibSMTP::SMTPAuthenticationError) { smtp.login(USER, 'not-the-password') }
-      assert_equal 535, err.smtp_code
-      assert_kind_of LibSMTP::SMTPResponseException, err
+    port = start_aiosmtpd(auth: [USER, PASSWORD])
+    err = assert_raises(LibSMTP::SMTPAuthenticationError) { start_tls(port, user: USER, secret: 'nope') { flunk } }
+    assert_equal 535, err.smtp_code
+    assert_kind_of LibSMTP::SMTPResponseException, err
+    start_tls(port) do |smtp|
+      assert_raises(LibSMTP::SMTPAuthenticationError) { smtp.authenticate(USER, 'nope') }
       assert_equal 250, smtp.noop.first
     end
-    assert_empty messages(0)
+    assert_empty Dir[File.join(@aio_dir, '*.json')]
+  end
+
+  # A certificate that does not chain to a trusted anchor is refused: an
+  # OpenSSL::SSL::SSLError, as Net::SMTP raises, and smtplib's OSError.
+  def test_an_untrusted_certificate_is_an_ssl_error
+    port = start_aiosmtpd
+    err = assert_raises(OpenSSL::SSL::SSLError) do
+      LibSMTP::SMTP.start('127.0.0.1', port, tls_hostname: 'localhost') { flunk 'TLS accepted' }
+    end
+    assert_kind_of LibSMTP::SSLError, err
+    assert_kind_of LibSMTP::OSError, err
+  end
+
+  def test_ssl_context_params_ca_file_is_honoured_and_unknown_keys_refused
+    port = start_aiosmtpd
+    LibSMTP::SMTP.start('127.0.0.1', port, tls_hostname: 'localhost',
+                                           ssl_context_params: { ca_file: env('LIBSMTP_TEST_CA') }) do |smtp|
+      smtp.send_message(MSG, 'alice@example.org', 'bob@example.net')
+    end
+    assert_equal 1, aio_messages(1).size
+    assert_raises(ArgumentError) { LibSMTP::SMTP.new('127.0.0.1', port, ssl_context_params: { ciphers: 'ALL' }) }
+  end
+
+  def test_starttls_false_stays_in_plaintext_and_the_server_refuses_mail
+    port = start_aiosmtpd
+    LibSMTP::SMTP.start('127.0.0.1', port, starttls: false) do |smtp|
+      assert smtp.capable_starttls?
+      assert_nil smtp.tls_version
+      err = assert_raises(LibSMTP::SMTPSenderRefused) { smtp.send_message(MSG, 'alice@example.org', 'bob@example.net') }
+      assert_equal 530, err.smtp_code
+    end
   end
 end
