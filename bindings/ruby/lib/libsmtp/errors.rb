@@ -109,14 +109,14 @@ module LibSMTP
   end
 
   # A deadline passed (SMTP_ERR_TIMEOUT; Python's TimeoutError, an OSError).
-  # A Timeout::Error, as Net::SMTP's Net::OpenTimeout and Net::ReadTimeout.
+  # A Timeout::Error, as Net::SMTP's Net::OpenTimeout and Net::ReadTimeout;
+  # its errno is ETIMEDOUT, so `rescue Errno::ETIMEDOUT` (what Ruby's
+  # Socket.tcp raises for connect_timeout) catches it too.
   class TimeoutError < Timeout::Error
     include OSError
-    attr_reader :errno
 
-    def initialize(message, errno = nil)
-      super(message)
-      @errno = errno.nil? || errno.zero? ? nil : errno
+    def errno
+      ::Errno::ETIMEDOUT::Errno
     end
   end
 
@@ -131,12 +131,6 @@ module LibSMTP
   # Net::SMTP raises.
   class SSLError < OpenSSL::SSL::SSLError
     include OSError
-    attr_reader :errno
-
-    def initialize(message, errno = nil)
-      super(message)
-      @errno = errno.nil? || errno.zero? ? nil : errno
-    end
   end
 
   # An argument libsmtp refused (SMTP_ERR_INVALID; Python's ValueError):

@@ -63,8 +63,8 @@ module LibSMTP
     message = C.smtp_error_message(handle)
     case status
     when 20 then ConnectionError.for(message, C.smtp_error_errno(handle))
-    when 21 then timeout_class.new(message, C.smtp_error_errno(handle))
-    when 22 then SSLError.new(message, C.smtp_error_errno(handle))
+    when 21 then timeout_class.new(message)
+    when 22 then SSLError.new(message)
     when 23 then LibSMTP::ArgumentError.new(message)
     when 24 then InternalError.new(message)
     else smtp_exception(handle, SMTP_CLASSES.fetch(status, SMTPException), message)
@@ -700,6 +700,27 @@ module LibSMTP
       end
     end
 
+    # What frees a handle: smtp_free, then the callbacks it held may go.
+    # Built here, where it captures no session (a finalizer that refers to
+    # its object would keep it alive for ever).
+    def self.releaser(pins)
+      lambda do |ptr|
+        C.smtp_free(ptr)
+        pins.clear
+      end
+    end
+
+    # The transcript callback writing to `io`. An exception must not
+    # unwind through libsmtp's frames: it is kept in `errors` and raised
+    # once the C call has returned.
+    def self.debug_function(io, errors)
+      FFI::Function.new(:void, %i[pointer pointer size_t]) do |_userdata, line, len|
+        io << line.read_bytes(len).force_encoding(Encoding::UTF_8) << "\n"
+      rescue Exception => e # rubocop:disable Lint/RescueException -- must not unwind into libsmtp
+        errors << e
+      end
+    end
+
     private
 
     def ssl_params(params)
@@ -751,13 +772,9 @@ module LibSMTP
       raise InternalError, 'smtp_new failed' if ptr.null?
 
       @pins = []
-      pins = @pins
-      # Freed by smtp_free when garbage collected if never closed; the
-      # callbacks it holds stay alive until then.
-      @handle = FFI::AutoPointer.new(ptr, lambda { |p|
-        C.smtp_free(p)
-        pins.clear
-      })
+      @callback_errors = []
+      # Freed by smtp_free when garbage collected if never closed.
+      @handle = FFI::AutoPointer.new(ptr, SMTP.releaser(@pins))
       begin
         configure(helo)
         call(:smtp_connect, LibSMTP.c_string(@address, 'address'), Integer(@port || 0), timeout: OpenTimeout)
@@ -816,11 +833,7 @@ module LibSMTP
         call(:smtp_set_debuglevel, 0)
         return
       end
-      fn = FFI::Function.new(:void, %i[pointer pointer size_t]) do |_userdata, line, len|
-        io << line.read_bytes(len).force_encoding(Encoding::UTF_8) << "\n"
-      rescue Exception => e # rubocop:disable Lint/RescueException -- must not unwind into libsmtp
-        @callback_error ||= e
-      end
+      fn = SMTP.debug_function(io, @callback_errors)
       @pins << fn
       call(:smtp_set_debug_callback, fn, nil)
       call(:smtp_set_debuglevel, 1)
@@ -834,10 +847,9 @@ module LibSMTP
         h = @handle
         raise SMTPServerDisconnected, 'please run connect() first' unless h
 
-        @callback_error = nil
         error = LibSMTP.error(h, timeout) unless C.public_send(name, h, *args) == OK
-        error ||= @callback_error
-        @callback_error = nil
+        error ||= @callback_errors.first
+        @callback_errors.clear
       end
       raise error if error
 
