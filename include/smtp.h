@@ -20,6 +20,10 @@
  * - No call unwinds into the caller: an internal fault (a caught panic)
  *   gives SMTP_ERR_INTERNAL and closes the connection. Running out of
  *   memory aborts the process, as Rust's allocator does.
+ * - Callbacks (smtp_debug_callback, smtp_auth_callback,
+ *   smtp_read_callback) must not throw or unwind into libsmtp: a C++
+ *   exception leaving one aborts the process ("Rust cannot catch foreign
+ *   exceptions"). Catch inside, report through the return value.
  * - Defaults: 60 s deadline on every operation; TLS verified (system trust
  *   store, chain and host name, SNI), TLS 1.2 at least.
  */
@@ -129,12 +133,27 @@ typedef int smtp_status;
  * cancelled with "*", and `smtp_auth` returns SMTP_ERR_EXCEPTION. The
  * callback runs on the calling thread, during `smtp_auth`, and must not
  * call functions on the same handle.
+ *
+ * Must not throw or unwind: a C++ exception (or a Rust panic, or any
+ * other unwinding) that leaves the callback into libsmtp is not caught:
+ * the process aborts ("Rust cannot catch foreign exceptions", SIGABRT),
+ * and `longjmp` out of it skips libsmtp's clean-up (undefined behaviour).
+ * Catch everything inside the callback and report failure through its
+ * return value (non-zero); C++ callbacks can be declared `noexcept`.
  */
 typedef int (*smtp_auth_callback)(void *userdata, const uint8_t *challenge, size_t challenge_len, struct smtp_buffer *response);
 
 /**
  * A transcript line: `line` is NUL-terminated, `len` bytes long without
  * the NUL, and valid only during the call.
+ *
+ * Must not throw or unwind: a C++ exception (or a Rust panic, or any
+ * other unwinding) that leaves the callback into libsmtp is not caught:
+ * the process aborts ("Rust cannot catch foreign exceptions", SIGABRT),
+ * and `longjmp` out of it skips libsmtp's clean-up (undefined behaviour).
+ * Catch everything inside the callback and keep any failure for after
+ * the call returns (it has no return value); C++ callbacks can be
+ * declared `noexcept`.
  */
 typedef void (*smtp_debug_callback)(void *userdata, const char *line, size_t len);
 
@@ -143,6 +162,14 @@ typedef void (*smtp_debug_callback)(void *userdata, const char *line, size_t len
  * many (0 at the end of the body), or a negative value for an error, which
  * drops the connection (a truncated message must not be delivered).
  * `buf` is valid only during the call.
+ *
+ * Must not throw or unwind: a C++ exception (or a Rust panic, or any
+ * other unwinding) that leaves the callback into libsmtp is not caught:
+ * the process aborts ("Rust cannot catch foreign exceptions", SIGABRT),
+ * and `longjmp` out of it skips libsmtp's clean-up (undefined behaviour).
+ * Catch everything inside the callback and report failure through its
+ * return value (a negative count); C++ callbacks can be declared
+ * `noexcept`.
  */
 typedef ptrdiff_t (*smtp_read_callback)(void *userdata, uint8_t *buf, size_t cap);
 
@@ -341,7 +368,9 @@ smtp_status smtp_buffer_set(struct smtp_buffer *buf, const uint8_t *data, size_t
  * the callback aborts (the exchange is then cancelled with "*", and the
  * server's reply to it is the error's reply code and text);
  * SMTP_ERR_AUTHENTICATION for any other final reply. `userdata` is passed
- * to the callback untouched and is not kept after the call.
+ * to the callback untouched and is not kept after the call. The callback
+ * must not throw or unwind into libsmtp (the process would abort: see
+ * `smtp_auth_callback`).
  */
 smtp_status smtp_auth(struct smtp_handle *h, const char *mechanism, smtp_auth_callback callback, void *userdata, int initial_response_ok);
 
@@ -551,7 +580,8 @@ smtp_status smtp_set_debuglevel(struct smtp_handle *h, int level);
  * `smtp_error_is`) and any function on another handle that no other
  * thread is using; it must not call any function on the same handle,
  * not even a getter. `userdata` must stay valid until the callback is
- * replaced or the handle freed.
+ * replaced or the handle freed. The callback must not throw or unwind
+ * into libsmtp (the process would abort: see `smtp_debug_callback`).
  */
 smtp_status smtp_set_debug_callback(struct smtp_handle *h, smtp_debug_callback callback, void *userdata);
 
@@ -887,7 +917,9 @@ smtp_status smtp_sendmail_fd(struct smtp_handle *h, const char *from, const char
 /**
  * `smtp_sendmail` with the body supplied by `callback(userdata, buf, cap)`
  * until it returns 0, in constant memory. The callback runs during this
- * call on the calling thread and must not call functions on this handle.
+ * call on the calling thread and must not call functions on this handle,
+ * nor throw or unwind into libsmtp (the process would abort: see
+ * `smtp_read_callback`).
  * `size` as in `smtp_send_begin` (0: unknown).
  */
 smtp_status smtp_sendmail_callback(struct smtp_handle *h, const char *from, const char *const *to, size_t n_to, smtp_read_callback callback, void *userdata, uint64_t size, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options);

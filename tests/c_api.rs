@@ -1,7 +1,8 @@
 //! The C API in use, from C and C++: tests/c/api.c streams a body in
 //! pieces, reads one through a callback, sends a batch, asks for DSN and
 //! reads enhanced codes and the feature list against smtp-sink, plain and
-//! under valgrind; tests/c/header.cpp includes the header from C++.
+//! under valgrind; tests/c/header.cpp includes the header from C++;
+//! examples-c/raii.cpp holds its handle in a std::unique_ptr.
 
 mod common;
 
@@ -85,4 +86,54 @@ fn the_header_compiles_as_cpp_with_c_linkage() {
     );
     let out = common::run_ok(&mut Command::new(&exe), "tests/c/header.cpp", "g++");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+}
+
+/// examples-c/raii.cpp: a std::unique_ptr with smtp_free as its deleter
+/// sends a message, then an error thrown as a C++ exception leaves a
+/// scope and the handle is still freed (valgrind: no leak).
+fn run_raii(valgrind: bool) {
+    let sink = SmtpSink::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let exe = common::cdylib::compile(
+        &common::repo_root().join("examples-c/raii.cpp"),
+        &dir.path().join("raii"),
+    );
+    let mut cmd = if valgrind {
+        let mut c = Command::new("valgrind");
+        c.args(common::cdylib::VALGRIND).arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    let out = common::run_ok(
+        cmd.args(["127.0.0.1", &sink.port.to_string()])
+            .args(["alice@example.org", "bob@example.net"]),
+        "examples-c/raii.cpp",
+        if valgrind { "valgrind" } else { "g++" },
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("sent: 250 "), "{stdout}");
+    assert!(
+        stdout.contains("refused as expected: ValueError"),
+        "{stdout}"
+    );
+    let dumps = sink.dumps(1);
+    assert_eq!(dumps.len(), 1);
+    assert_eq!(dumps[0].mail, "<alice@example.org>");
+    assert_eq!(
+        dumps[0].body,
+        as_dumped(
+            b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: RAII\r\n\r\nSent from C++.\r\n"
+        )
+    );
+}
+
+#[test]
+fn the_raii_example_sends_and_frees_its_handle_when_an_exception_leaves_its_scope() {
+    run_raii(false);
+}
+
+#[test]
+fn the_raii_example_is_clean_under_valgrind() {
+    run_raii(true);
 }

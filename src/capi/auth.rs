@@ -157,6 +157,13 @@ pub extern "C" fn smtp_buffer_set(
 /// cancelled with "*", and `smtp_auth` returns SMTP_ERR_EXCEPTION. The
 /// callback runs on the calling thread, during `smtp_auth`, and must not
 /// call functions on the same handle.
+///
+/// Must not throw or unwind: a C++ exception (or a Rust panic, or any
+/// other unwinding) that leaves the callback into libsmtp is not caught:
+/// the process aborts ("Rust cannot catch foreign exceptions", SIGABRT),
+/// and `longjmp` out of it skips libsmtp's clean-up (undefined behaviour).
+/// Catch everything inside the callback and report failure through its
+/// return value (non-zero); C++ callbacks can be declared `noexcept`.
 pub type smtp_auth_callback = Option<
     extern "C" fn(
         userdata: *mut c_void,
@@ -179,7 +186,9 @@ pub type smtp_auth_callback = Option<
 /// the callback aborts (the exchange is then cancelled with "*", and the
 /// server's reply to it is the error's reply code and text);
 /// SMTP_ERR_AUTHENTICATION for any other final reply. `userdata` is passed
-/// to the callback untouched and is not kept after the call.
+/// to the callback untouched and is not kept after the call. The callback
+/// must not throw or unwind into libsmtp (the process would abort: see
+/// `smtp_auth_callback`).
 #[no_mangle]
 pub extern "C" fn smtp_auth(
     h: *mut smtp_handle,

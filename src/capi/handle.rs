@@ -271,6 +271,14 @@ pub extern "C" fn smtp_set_debuglevel(h: *mut smtp_handle, level: c_int) -> smtp
 
 /// A transcript line: `line` is NUL-terminated, `len` bytes long without
 /// the NUL, and valid only during the call.
+///
+/// Must not throw or unwind: a C++ exception (or a Rust panic, or any
+/// other unwinding) that leaves the callback into libsmtp is not caught:
+/// the process aborts ("Rust cannot catch foreign exceptions", SIGABRT),
+/// and `longjmp` out of it skips libsmtp's clean-up (undefined behaviour).
+/// Catch everything inside the callback and keep any failure for after
+/// the call returns (it has no return value); C++ callbacks can be
+/// declared `noexcept`.
 pub type smtp_debug_callback =
     Option<extern "C" fn(userdata: *mut c_void, line: *const c_char, len: usize)>;
 
@@ -281,7 +289,8 @@ pub type smtp_debug_callback =
 /// `smtp_error_is`) and any function on another handle that no other
 /// thread is using; it must not call any function on the same handle,
 /// not even a getter. `userdata` must stay valid until the callback is
-/// replaced or the handle freed.
+/// replaced or the handle freed. The callback must not throw or unwind
+/// into libsmtp (the process would abort: see `smtp_debug_callback`).
 #[no_mangle]
 pub extern "C" fn smtp_set_debug_callback(
     h: *mut smtp_handle,

@@ -119,6 +119,14 @@ pub extern "C" fn smtp_sendmail_fd(
 /// many (0 at the end of the body), or a negative value for an error, which
 /// drops the connection (a truncated message must not be delivered).
 /// `buf` is valid only during the call.
+///
+/// Must not throw or unwind: a C++ exception (or a Rust panic, or any
+/// other unwinding) that leaves the callback into libsmtp is not caught:
+/// the process aborts ("Rust cannot catch foreign exceptions", SIGABRT),
+/// and `longjmp` out of it skips libsmtp's clean-up (undefined behaviour).
+/// Catch everything inside the callback and report failure through its
+/// return value (a negative count); C++ callbacks can be declared
+/// `noexcept`.
 pub type smtp_read_callback =
     Option<extern "C" fn(userdata: *mut c_void, buf: *mut u8, cap: usize) -> isize>;
 
@@ -145,7 +153,9 @@ impl Read for CallbackReader {
 
 /// `smtp_sendmail` with the body supplied by `callback(userdata, buf, cap)`
 /// until it returns 0, in constant memory. The callback runs during this
-/// call on the calling thread and must not call functions on this handle.
+/// call on the calling thread and must not call functions on this handle,
+/// nor throw or unwind into libsmtp (the process would abort: see
+/// `smtp_read_callback`).
 /// `size` as in `smtp_send_begin` (0: unknown).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
