@@ -14,7 +14,7 @@ Gem::Specification.new do |s|
   DESC
   s.authors = ['libsmtp developers']
   s.licenses = ['MIT', 'Apache-2.0']
-  s.files = Dir['lib/**/*.rb']
+  s.files = Dir['lib/**/*.rb'] # gem build runs here
   s.require_paths = ['lib']
   s.required_ruby_version = '>= 2.7'
   s.requirements << 'libsmtp (libsmtp.so.0), installed as a system library'

@@ -158,10 +158,6 @@ module LibSMTP
       def continue?
         (300..399).cover?(@code)
       end
-
-      def capabilities
-        {}
-      end
     end
 
     # The stream that open_message_stream yields: what is written is sent
