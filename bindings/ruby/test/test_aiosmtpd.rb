@@ -73,6 +73,28 @@ class AiosmtpdTest < Minitest::Test
     assert_raises(ArgumentError) { LibSMTP::SMTP.new('127.0.0.1', port, ssl_context_params: { ciphers: 'ALL' }) }
   end
 
+  # net-smtp: "If +tls+ is true, enable TLS" (SMTPS, from the first byte).
+  def test_tls_true_connects_over_implicit_tls
+    port = start_aiosmtpd(tls: 'implicit')
+    smtp = LibSMTP::SMTP.new('127.0.0.1', port, tls: true, tls_hostname: 'localhost', ca_file: env('LIBSMTP_TEST_CA'))
+    assert smtp.tls?
+    smtp.start do |s|
+      assert_match(/\ATLSv1\.[23]\z/, s.tls_version)
+      s.send_message(MSG, 'alice@example.org', 'bob@example.net')
+    end
+    assert_equal 1, aio_messages(1).size
+    assert_raises(ArgumentError) { LibSMTP::SMTP.new('127.0.0.1', port, tls: true, starttls: :always) }
+  end
+
+  def test_authtype_xoauth2_logs_in_with_the_token_as_secret
+    port = start_aiosmtpd(oauth: [USER, 'ya29.token'])
+    start_tls(port, user: USER, secret: 'ya29.token', authtype: :xoauth2) do |smtp|
+      smtp.send_message(MSG, 'alice@example.org', 'bob@example.net')
+    end
+    assert_equal 1, aio_messages(1).size
+    assert_raises(ArgumentError) { start_tls(port, user: USER, secret: 'x', authtype: :kerberos) }
+  end
+
   def test_starttls_false_stays_in_plaintext_and_the_server_refuses_mail
     port = start_aiosmtpd
     LibSMTP::SMTP.start('127.0.0.1', port, starttls: false) do |smtp|

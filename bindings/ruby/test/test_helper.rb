@@ -81,14 +81,17 @@ module ServerHelpers
   # aiosmtpd with STARTTLS (required when `require_starttls`), AUTH for
   # `auth` = [user, password]; returns its port. Messages land in
   # @aio_dir as JSON.
-  def start_aiosmtpd(auth: nil, require_starttls: true)
+  # `tls` 'implicit' speaks TLS from the first byte instead; `oauth` =
+  # [user, token] accepts XOAUTH2 and OAUTHBEARER.
+  def start_aiosmtpd(auth: nil, oauth: nil, require_starttls: true, tls: 'starttls')
     @aio_dir = temp_dir
     port = free_port
     out, writer = IO.pipe
     args = ['python3', env('LIBSMTP_TEST_AIOSMTPD'), '--port', port.to_s, '--outdir', @aio_dir,
-            '--tls', 'starttls', '--cert', env('LIBSMTP_TEST_CERT'), '--key', env('LIBSMTP_TEST_KEY')]
-    args << '--require-starttls' if require_starttls
+            '--tls', tls, '--cert', env('LIBSMTP_TEST_CERT'), '--key', env('LIBSMTP_TEST_KEY')]
+    args << '--require-starttls' if require_starttls && tls == 'starttls'
     args.push('--auth-user', auth[0], '--auth-password', auth[1]) if auth
+    args.push('--oauth-user', oauth[0], '--oauth-token', oauth[1]) if oauth
     spawned Process.spawn(*args, out: writer, err: File.join(@aio_dir, 'stderr.log'))
     writer.close
     # The script prints "ready" once it accepts connections.

@@ -269,6 +269,19 @@ class SinkTest < Minitest::Test
     assert smtp.closed?
   end
 
+  # smtplib LMTP: LHLO, and one reply per accepted recipient.
+  def test_lmtp_true_speaks_lmtp
+    port = start_sink('-L')
+    LibSMTP::SMTP.start('127.0.0.1', port, lmtp: true, helo: 'client.example') do |smtp|
+      assert smtp.lmtp?
+      res = smtp.send_message(MSG, 'alice@example.org', 'bob@example.net', 'carol@example.net')
+      assert_equal({}, res.refused)
+    end
+    dump = dumps(1).first
+    assert_includes dump, 'X-Helo-Args: client.example'
+    assert_equal 2, dump.scan('X-Rcpt-Args:').size
+  end
+
   def test_version_is_the_librarys
     assert_match(/\A\d+\.\d+\.\d+\z/, LibSMTP.version)
   end
