@@ -180,6 +180,8 @@ pub type smtp_auth_callback = Option<
 /// server's reply to it is the error's reply code and text);
 /// SMTP_ERR_AUTHENTICATION for any other final reply. `userdata` is passed
 /// to the callback untouched and is not kept after the call.
+///
+/// `mechanism` is read during the call only.
 #[no_mangle]
 pub extern "C" fn smtp_auth(
     h: *mut smtp_handle,

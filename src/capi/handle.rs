@@ -179,6 +179,9 @@ fn open(kind: Kind, host: *const c_char, port: c_uint, out: *mut *mut smtp_handl
 /// `smtp_error_code`/`smtp_error_message` can be read; free it with
 /// `smtp_free` in both cases. Returns SMTP_ERR_CONNECT (and closes) when
 /// the greeting is not 220.
+///
+/// `host` is copied; `out` must point to writable storage for one handle
+/// pointer.
 #[no_mangle]
 pub extern "C" fn smtp_open(
     host: *const c_char,
@@ -191,6 +194,8 @@ pub extern "C" fn smtp_open(
 /// As `smtp_open`, over implicit TLS (smtplib `SMTP_SSL`); port 0 means 465.
 /// The certificate is verified as `smtp_set_tls_verify` describes; to change
 /// TLS settings first, use `smtp_new_ssl` and `smtp_connect`.
+///
+/// `host` is copied; `out` as for `smtp_open`.
 #[no_mangle]
 pub extern "C" fn smtp_open_ssl(
     host: *const c_char,
@@ -202,6 +207,8 @@ pub extern "C" fn smtp_open_ssl(
 
 /// As `smtp_open`, speaking LMTP (smtplib `LMTP`); port 0 means 2003, and a
 /// host starting with "/" is the path of a Unix socket.
+///
+/// `host` is copied; `out` as for `smtp_open`.
 #[no_mangle]
 pub extern "C" fn smtp_open_lmtp(
     host: *const c_char,
@@ -216,6 +223,9 @@ pub extern "C" fn smtp_open_lmtp(
 /// "localhost"; "host:port" is split when `port` is 0; port 0 means the
 /// kind's default. A greeting other than 220 gives SMTP_ERR_CONNECT and
 /// closes the connection.
+///
+/// `host` is copied (kept for TLS verification and SNI); the caller's memory
+/// need not outlive the call.
 #[no_mangle]
 pub extern "C" fn smtp_connect(
     h: *mut smtp_handle,
@@ -281,6 +291,7 @@ pub type smtp_debug_callback =
 /// thread is using; it must not call any function on the same handle,
 /// not even a getter. `userdata` must stay valid until the callback is
 /// replaced or the handle freed.
+/// libsmtp never dereferences `userdata`.
 #[no_mangle]
 pub extern "C" fn smtp_set_debug_callback(
     h: *mut smtp_handle,
@@ -318,6 +329,8 @@ unsafe impl Send for UserData {}
 
 /// Sets the name sent in HELO/EHLO/LHLO (smtplib `local_hostname`). It
 /// must be one word without CR, LF or NUL.
+///
+/// `name` is copied; the caller's memory need not outlive the call.
 #[no_mangle]
 pub extern "C" fn smtp_set_local_hostname(h: *mut smtp_handle, name: *const c_char) -> smtp_status {
     run(h, |c| {
@@ -367,6 +380,8 @@ pub extern "C" fn smtp_timeout(h: *const smtp_handle) -> f64 {
 /// Binds later connections to this source address and port (smtplib
 /// `source_address`); an empty or NULL host and port 0 mean the system's
 /// choice.
+///
+/// `host` is copied; the caller's memory need not outlive the call.
 #[no_mangle]
 pub extern "C" fn smtp_set_source_address(
     h: *mut smtp_handle,
@@ -461,6 +476,8 @@ pub extern "C" fn smtp_set_tls_min_version(h: *mut smtp_handle, version: c_int) 
 
 /// The name to verify and send as SNI instead of the host connected to
 /// (for connecting by address); NULL goes back to the host.
+///
+/// `name` is copied; the caller's memory need not outlive the call.
 #[no_mangle]
 pub extern "C" fn smtp_set_tls_server_name(
     h: *mut smtp_handle,

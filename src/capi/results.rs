@@ -168,6 +168,8 @@ pub extern "C" fn smtp_does_esmtp(h: *const smtp_handle) -> c_int {
 
 /// 1 when the server announced extension `name` (smtplib `has_extn()`; case
 /// is ignored), else 0 (also for NULL or non-UTF-8 `name`).
+///
+/// `name` is read during the call only.
 #[no_mangle]
 pub extern "C" fn smtp_has_extn(h: *const smtp_handle, name: *const c_char) -> c_int {
     guard(0, || {
@@ -183,6 +185,8 @@ pub extern "C" fn smtp_has_extn(h: *const smtp_handle, name: *const c_char) -> c
 /// The parameters of extension `name` (smtplib `esmtp_features[name]`, ""
 /// when it has none), or NULL when not announced. For "auth" the value
 /// starts with a space, as in smtplib. Borrowed until the next call.
+///
+/// `name` is read during the call only.
 #[no_mangle]
 pub extern "C" fn smtp_esmtp_feature(h: *const smtp_handle, name: *const c_char) -> *const c_char {
     guard(std::ptr::null(), || {
@@ -336,6 +340,8 @@ pub extern "C" fn smtp_tls_version(h: *const smtp_handle) -> *const c_char {
 }
 
 /// The negotiated cipher suite, or NULL when not encrypted.
+///
+/// Borrowed until the next call.
 #[no_mangle]
 pub extern "C" fn smtp_tls_cipher(h: *const smtp_handle) -> *const c_char {
     view(h).map_or(std::ptr::null(), |h| {
@@ -345,6 +351,8 @@ pub extern "C" fn smtp_tls_cipher(h: *const smtp_handle) -> *const c_char {
 
 /// The server certificate's subject ("CN=mx.example, O=..."), or NULL when
 /// not encrypted.
+///
+/// Borrowed until the next call.
 #[no_mangle]
 pub extern "C" fn smtp_tls_peer_subject(h: *const smtp_handle) -> *const c_char {
     view(h).map_or(std::ptr::null(), |h| {
