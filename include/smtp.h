@@ -262,7 +262,7 @@ typedef struct smtp_message {
 
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif /* __cplusplus */
 
 /**
  * Logs in (smtplib `login(user, password)`): EHLO/HELO if needed, then
@@ -987,7 +987,7 @@ smtp_status smtp_set_dsn_notify(struct smtp_handle *h, unsigned int flags);
 smtp_status smtp_set_dsn_orcpt(struct smtp_handle *h, int on);
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+} /* extern "C" */
+#endif /* __cplusplus */
 
 #endif  /* SMTP_H */
