@@ -699,9 +699,11 @@ smtp_status smtp_send_message(struct smtp_handle *h, const uint8_t *msg, size_t 
 smtp_status smtp_error_code(const struct smtp_handle *h);
 
 /**
- * A readable description of the last call's error, "ClassName: text"
- * ("" after a success). Borrowed from the handle until the next call on
- * it; never NULL for a non-NULL handle.
+ * A readable description of the last call's error, without the class
+ * name (`smtp_error_name(smtp_error_code(h))` gives it): the reply code
+ * and text for an error reply, else one sentence, e.g. "connection refused
+ * by 127.0.0.1 port 25". "" after a success. Borrowed from the handle until
+ * the next call on it; never NULL for a non-NULL handle.
  */
 const char *smtp_error_message(const struct smtp_handle *h);
 

@@ -225,25 +225,36 @@ pub fn is_timeout(err: &io::Error) -> bool {
     )
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.status.name())?;
-        match self.code {
+impl Error {
+    /// What went wrong, without the class name (which `Status::name`
+    /// gives): "CODE TEXT" for an error reply, else the message. This is
+    /// what `smtp_error_message` returns, so a caller printing
+    /// "class: message" does not repeat the class.
+    pub fn detail(&self) -> String {
+        let mut out = match self.code {
             Some(code) => {
                 let text = String::from_utf8_lossy(&self.text);
-                write!(f, "{code} {text}")?;
+                let mut out = format!("{code} {text}");
                 // A message saying more than the reply (why AUTH was
                 // cancelled, an OAuth server's JSON) is kept.
                 if !self.message.is_empty() && self.message != text {
-                    write!(f, " ({})", self.message)?;
+                    out.push_str(&format!(" ({})", self.message));
                 }
+                out
             }
-            None => write!(f, "{}", self.message)?,
-        }
+            None => self.message.clone(),
+        };
         if let Some(sender) = &self.sender {
-            write!(f, " (sender {sender})")?;
+            out.push_str(&format!(" (sender {sender})"));
         }
-        Ok(())
+        out
+    }
+}
+
+/// "Class: detail", as Python prints an exception.
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status.name(), self.detail())
     }
 }
 
@@ -266,6 +277,25 @@ mod tests {
             e.to_string(),
             "SMTPAuthenticationError: 535 5.7.8 no (OAuth server error: {})"
         );
+    }
+
+    #[test]
+    fn detail_never_names_the_class() {
+        // The class is smtp_error_name's; smtp_error_message is the detail,
+        // so "TimeoutError: TimeoutError: ..." cannot be printed.
+        let e = Error::new(Status::Timeout, "waiting for a reply: timed out");
+        assert_eq!(e.detail(), "waiting for a reply: timed out");
+        assert_eq!(
+            e.to_string(),
+            "TimeoutError: waiting for a reply: timed out"
+        );
+        let mut e = Error::reply(Status::SenderRefused, 550, b"5.1.0 no");
+        e.sender = Some("a@x".into());
+        assert_eq!(e.detail(), "550 5.1.0 no (sender a@x)");
+        for s in Status::ALL {
+            let e = Error::new(s, "it failed");
+            assert!(!e.detail().contains(s.name()), "{s:?}");
+        }
     }
 
     #[test]

@@ -80,7 +80,7 @@ impl smtp_handle {
         }
         match &self.last {
             Some(e) => {
-                v.error_message = to_cstring(e.to_string().as_bytes());
+                v.error_message = to_cstring(e.detail().as_bytes());
                 v.error_text = e.code.map(|_| to_cstring(&e.text));
                 v.error_sender = e.sender.as_deref().map(|s| to_cstring(s.as_bytes()));
                 v.error_enhanced = enhanced_cstring(e.enhanced_code());

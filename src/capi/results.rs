@@ -27,9 +27,11 @@ pub extern "C" fn smtp_error_code(h: *const smtp_handle) -> smtp_status {
     })
 }
 
-/// A readable description of the last call's error, "ClassName: text"
-/// ("" after a success). Borrowed from the handle until the next call on
-/// it; never NULL for a non-NULL handle.
+/// A readable description of the last call's error, without the class
+/// name (`smtp_error_name(smtp_error_code(h))` gives it): the reply code
+/// and text for an error reply, else one sentence, e.g. "connection refused
+/// by 127.0.0.1 port 25". "" after a success. Borrowed from the handle until
+/// the next call on it; never NULL for a non-NULL handle.
 #[no_mangle]
 pub extern "C" fn smtp_error_message(h: *const smtp_handle) -> *const c_char {
     view(h).map_or(std::ptr::null(), |h| h.view.error_message.as_ptr())

@@ -316,8 +316,9 @@ static void failed_open(void) {
   CHECK(h != NULL);
   if (h == NULL) return;
   CHECK(smtp_error_code(h) == SMTP_ERR_IO);
-  CHECK(strncmp(smtp_error_message(h), "ConnectionRefusedError", 22) == 0 ||
-        strncmp(smtp_error_message(h), "OSError", 7) == 0);
+  /* The message says what happened; the class is smtp_error_name's. */
+  CHECK(strstr(smtp_error_message(h), "refused") != NULL);
+  CHECK(strstr(smtp_error_message(h), "OSError") == NULL);
   CHECK(smtp_error_errno(h) != 0);
   CHECK(smtp_error_reply_code(h) == -1);
   CHECK(smtp_is_connected(h) == 0);
