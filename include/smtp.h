@@ -629,17 +629,32 @@ smtp_status smtp_set_tls_verify(struct smtp_handle *h, int verify);
 
 /**
  * Adds the PEM trust anchors in `path` (NULL removes a file set before).
+ * The file is checked at once: missing, unreadable, a directory, or
+ * without a PEM certificate gives SMTP_ERR_TLS with one sentence naming
+ * the file and the reason (`smtp_error_errno` the OS error, when one),
+ * nothing sent, and the previous setting kept.
+ *
+ * `path` is copied; the caller's memory need not outlive the call.
  */
 smtp_status smtp_set_tls_cafile(struct smtp_handle *h, const char *path);
 
 /**
- * Adds a hashed directory of trust anchors (NULL removes it).
+ * Adds a hashed directory of trust anchors (NULL removes it). Checked at
+ * once: a path that is not a directory that can be listed gives
+ * SMTP_ERR_TLS naming it and the OS reason; the previous setting is kept.
+ *
+ * `path` is copied; the caller's memory need not outlive the call.
  */
 smtp_status smtp_set_tls_cadir(struct smtp_handle *h, const char *path);
 
 /**
  * Presents a client certificate: PEM chain in `cert`, PEM key in `key`
- * (NULL: the key is in `cert`). NULL `cert` removes it.
+ * (NULL: the key is in `cert`). NULL `cert` removes it. Both files are
+ * checked at once: missing or unreadable, no certificate, or a key that
+ * does not match gives SMTP_ERR_TLS naming the file and the reason; the
+ * previous setting is kept.
+ *
+ * `cert` and `key` are copied; the caller's memory need not outlive the call.
  */
 smtp_status smtp_set_tls_client_cert(struct smtp_handle *h, const char *cert, const char *key);
 

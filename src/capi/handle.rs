@@ -421,27 +421,42 @@ pub extern "C" fn smtp_set_tls_verify(h: *mut smtp_handle, verify: c_int) -> smt
 }
 
 /// Adds the PEM trust anchors in `path` (NULL removes a file set before).
+/// The file is checked at once: missing, unreadable, a directory, or
+/// without a PEM certificate gives SMTP_ERR_TLS with one sentence naming
+/// the file and the reason (`smtp_error_errno` the OS error, when one),
+/// nothing sent, and the previous setting kept.
+///
+/// `path` is copied; the caller's memory need not outlive the call.
 #[no_mangle]
 pub extern "C" fn smtp_set_tls_cafile(h: *mut smtp_handle, path: *const c_char) -> smtp_status {
     run(h, |c| {
         // SAFETY: NULL or a C string by contract.
-        c.tls_config().ca_file = unsafe { opt_cstr(path, "path") }?.map(Into::into);
-        Ok(())
+        let path = unsafe { opt_cstr(path, "path") }?;
+        c.set_tls_ca_file(path)
     })
 }
 
-/// Adds a hashed directory of trust anchors (NULL removes it).
+/// Adds a hashed directory of trust anchors (NULL removes it). Checked at
+/// once: a path that is not a directory that can be listed gives
+/// SMTP_ERR_TLS naming it and the OS reason; the previous setting is kept.
+///
+/// `path` is copied; the caller's memory need not outlive the call.
 #[no_mangle]
 pub extern "C" fn smtp_set_tls_cadir(h: *mut smtp_handle, path: *const c_char) -> smtp_status {
     run(h, |c| {
         // SAFETY: NULL or a C string by contract.
-        c.tls_config().ca_dir = unsafe { opt_cstr(path, "path") }?.map(Into::into);
-        Ok(())
+        let path = unsafe { opt_cstr(path, "path") }?;
+        c.set_tls_ca_dir(path)
     })
 }
 
 /// Presents a client certificate: PEM chain in `cert`, PEM key in `key`
-/// (NULL: the key is in `cert`). NULL `cert` removes it.
+/// (NULL: the key is in `cert`). NULL `cert` removes it. Both files are
+/// checked at once: missing or unreadable, no certificate, or a key that
+/// does not match gives SMTP_ERR_TLS naming the file and the reason; the
+/// previous setting is kept.
+///
+/// `cert` and `key` are copied; the caller's memory need not outlive the call.
 #[no_mangle]
 pub extern "C" fn smtp_set_tls_client_cert(
     h: *mut smtp_handle,
@@ -451,10 +466,7 @@ pub extern "C" fn smtp_set_tls_client_cert(
     run(h, |c| {
         // SAFETY: NULL or C strings by contract.
         let (cert, key) = unsafe { (opt_cstr(cert, "cert")?, opt_cstr(key, "key")?) };
-        let cfg = c.tls_config();
-        cfg.cert_file = cert.map(Into::into);
-        cfg.key_file = key.map(Into::into);
-        Ok(())
+        c.set_tls_client_cert(cert, key)
     })
 }
 
