@@ -708,6 +708,24 @@ smtp_status smtp_set_tls_server_name(struct smtp_handle *h, const char *name);
 smtp_status smtp_send_message(struct smtp_handle *h, const uint8_t *msg, size_t len, const char *from, const char *const *to, size_t n_to, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options);
 
 /**
+ * Splits an RFC 5322 address list (RFC 5322 §3.4: "a@x, \"Doe, John\"
+ * <j@y>, Team: c@z;") into its addresses, in order, as
+ * `smtp_send_message` reads To and Cc: commas inside quoted strings,
+ * comments, angle brackets and domain literals separate nothing; display
+ * names and comments are dropped; a group's members count and its name
+ * does not. What cannot be read as a mailbox contributes nothing.
+ *
+ * `*n` receives the number of addresses, and the first `min(*n, cap)` of
+ * them are written to `addresses` (NULL allowed when `cap` is 0, to learn
+ * the count). The addresses are borrowed from the handle until the next
+ * call on it that takes a non-const handle (or `smtp_free`); `list` is
+ * read during the call only. SMTP_ERR_INVALID for NULL `list` or `n`, bad
+ * UTF-8, or NULL `addresses` with a non-zero `cap`; `*n` is then not
+ * written.
+ */
+smtp_status smtp_parse_address_list(struct smtp_handle *h, const char *list, const char **addresses, size_t cap, size_t *n);
+
+/**
  * The status of the last call on the handle: SMTP_OK if it succeeded.
  * SMTP_ERR_INVALID for a NULL handle.
  */

@@ -19,6 +19,8 @@ pub struct smtp_handle {
     pub(super) client: Client,
     pub(super) last: Option<Error>,
     pub(super) view: View,
+    /// What the last `smtp_parse_address_list` lent out.
+    pub(super) addresses: Vec<CString>,
 }
 
 /// The C strings a handle lends out; rebuilt after each call that changes
@@ -47,6 +49,7 @@ impl smtp_handle {
             client: Client::new(kind),
             last: None,
             view: View::default(),
+            addresses: Vec::new(),
         };
         h.refresh();
         h
