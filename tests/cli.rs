@@ -916,7 +916,9 @@ impl TlsServer {
         let acceptor = identity.acceptor.clone();
         let thread = std::thread::spawn(move || {
             let (mut tcp, _) = listener.accept().expect("accept");
-            tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            // Generous: under valgrind on a loaded machine, loading the
+            // system trust store before STARTTLS alone can take seconds.
+            tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
             let mut plain = Vec::new();
             let mut secret = Vec::new();
             if mode == TlsMode::StartTls {
