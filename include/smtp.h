@@ -760,8 +760,12 @@ const char *smtp_error_reply_text(const struct smtp_handle *h);
 const char *smtp_error_sender(const struct smtp_handle *h);
 
 /**
- * The operating system's error number behind the last SMTP_ERR_IO (or
- * SMTP_ERR_TIMEOUT); 0 when none.
+ * The operating system's error number behind the last SMTP_ERR_IO,
+ * SMTP_ERR_TIMEOUT or SMTP_ERR_TLS (e.g. ECONNREFUSED for a refused
+ * connection, ENOENT for a missing CA file); for a host name that does not
+ * resolve, getaddrinfo's negative EAI_* code (as Python's
+ * `socket.gaierror`; EAI_AGAIN means the name server could not be asked).
+ * 0 when none.
  */
 int smtp_error_errno(const struct smtp_handle *h);
 

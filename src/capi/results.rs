@@ -62,8 +62,12 @@ pub extern "C" fn smtp_error_sender(h: *const smtp_handle) -> *const c_char {
     view(h).map_or(std::ptr::null(), |h| ptr(h.view.error_sender.as_ref()))
 }
 
-/// The operating system's error number behind the last SMTP_ERR_IO (or
-/// SMTP_ERR_TIMEOUT); 0 when none.
+/// The operating system's error number behind the last SMTP_ERR_IO,
+/// SMTP_ERR_TIMEOUT or SMTP_ERR_TLS (e.g. ECONNREFUSED for a refused
+/// connection, ENOENT for a missing CA file); for a host name that does not
+/// resolve, getaddrinfo's negative EAI_* code (as Python's
+/// `socket.gaierror`; EAI_AGAIN means the name server could not be asked).
+/// 0 when none.
 #[no_mangle]
 pub extern "C" fn smtp_error_errno(h: *const smtp_handle) -> c_int {
     view(h)
