@@ -33,5 +33,18 @@ fn main() {
         .with_config(config)
         .generate()
         .expect("cbindgen generates the header");
-    bindings.write_to_file(dir.join("include/smtp.h"));
+    // cbindgen closes its C++ guards with "//" comments, which C89 and
+    // C90 with -pedantic-errors refuse; the header keeps to /* */.
+    let mut text = Vec::new();
+    bindings.write(&mut text);
+    let text = String::from_utf8(text)
+        .expect("cbindgen writes UTF-8")
+        .replace("#endif // __cplusplus", "#endif /* __cplusplus */")
+        .replace("#endif  // __cplusplus", "#endif /* __cplusplus */")
+        .replace("}  // extern \"C\"", "} /* extern \"C\" */");
+    let path = dir.join("include/smtp.h");
+    // Written only when changed, so an unchanged header keeps its mtime.
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        std::fs::write(&path, text).expect("include/smtp.h is writable");
+    }
 }

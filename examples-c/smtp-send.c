@@ -6,8 +6,11 @@
  *
  * Exit status: 0 when the message was accepted for at least one recipient
  * each time it was sent; otherwise libsmtp's status code (23 for a usage
- * error). Every refused recipient gives "refused: ADDR CODE TEXT" on
- * standard error, and a failure "smtp-send: <smtplib class>: <details>".
+ * error), or with --exit-codes sysexits a code of sysexits.h (75 for a
+ * temporary failure). Every refused recipient gives "refused: ADDR CODE
+ * TEXT" on standard error, and a failure "smtp-send: <smtplib class>:
+ * <details>"; what came from the server is printed with its control
+ * characters escaped.
  */
 
 #define _POSIX_C_SOURCE 200809L
@@ -15,11 +18,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "smtp.h"
@@ -34,7 +39,9 @@ static const char usage_text[] =
     "                         starting with \"/\" is a Unix socket\n"
     "  --port N               default 25 (465 with --ssl, 2003 with --lmtp)\n"
     "  --from ADDR            envelope sender\n"
-    "  --to ADDR              envelope recipient (repeatable)\n"
+    "  --to ADDR              envelope recipient (repeatable); a value with\n"
+    "                         commas is an RFC 5322 address list:\n"
+    "                         --to '\"Doe, John\" <j@x.org>, b@y.org' is two\n"
     "  --send-message         take the envelope from the message headers;\n"
     "                         --from and --to become optional\n"
     "  --ssl                  implicit TLS\n"
@@ -44,6 +51,8 @@ static const char usage_text[] =
     "  --insecure             do not verify the server's certificate\n"
     "  --user U               AUTH as U ...\n"
     "  --password-file F      ... with the password in F (one line)\n"
+    "  --password-env VAR     ... or in the environment variable VAR\n"
+    "                         (without either, asked for on the terminal)\n"
     "  --oauth-token-file F   ... or with the OAuth 2.0 bearer token in F\n"
     "                         (OAUTHBEARER, else XOAUTH2)\n"
     "  --auth-mechanisms LIST only these SASL mechanisms, comma-separated\n"
@@ -55,6 +64,9 @@ static const char usage_text[] =
     "  --count N              send the message N times over one connection\n"
     "  -v, -vv                protocol transcript on standard error\n"
     "                         (-vv adds timestamps)\n"
+    "  --exit-codes KIND      \"status\" (the default): libsmtp's status codes;\n"
+    "                         \"sysexits\": sysexits.h codes, below\n"
+    "  --version              the program's and the library's version\n"
     "  --help                 this text\n"
     "\n"
     "Options taking a value accept \"--opt VALUE\" and \"--opt=VALUE\".\n"
@@ -64,9 +76,46 @@ static const char usage_text[] =
     "5 all recipients refused, 6 data refused, 7 bad greeting,\n"
     "9 not supported, 20 I/O error, 21 timeout, 22 TLS error,\n"
     "23 usage error or invalid argument.\n"
+    "With --exit-codes sysexits: 0 success; 75 EX_TEMPFAIL a temporary\n"
+    "failure (any 4xx reply, a timeout, a refused or lost connection, a\n"
+    "name server that did not answer); 67 EX_NOUSER every recipient refused\n"
+    "with 5xx; 65 EX_DATAERR the message refused with 5xx, or an address or\n"
+    "message libsmtp refuses; 77 EX_NOPERM credentials refused with 5xx;\n"
+    "68 EX_NOHOST the host name does not resolve; 76 EX_PROTOCOL a garbled\n"
+    "reply; 69 EX_UNAVAILABLE any other permanent failure (5xx to MAIL FROM,\n"
+    "the greeting, EHLO/HELO or STARTTLS, an extension not offered, TLS);\n"
+    "66 EX_NOINPUT a file that cannot be read; 64 EX_USAGE a usage error;\n"
+    "70 EX_SOFTWARE an internal error; 71 EX_OSERR out of memory.\n"
     "Each refused recipient is reported as \"refused: ADDR CODE TEXT\" and a\n"
     "failure as \"smtp-send: <smtplib class name>: <code> <text>\" on\n"
-    "standard error.\n";
+    "standard error, control characters from the server escaped.\n";
+
+/* sysexits.h's values (the header is not everywhere). */
+enum {
+    EX_OK_ = 0,
+    EX_USAGE_ = 64,
+    EX_DATAERR_ = 65,
+    EX_NOINPUT_ = 66,
+    EX_NOUSER_ = 67,
+    EX_NOHOST_ = 68,
+    EX_UNAVAILABLE_ = 69,
+    EX_SOFTWARE_ = 70,
+    EX_OSERR_ = 71,
+    EX_TEMPFAIL_ = 75,
+    EX_PROTOCOL_ = 76,
+    EX_NOPERM_ = 77
+};
+
+/* --exit-codes sysexits. */
+static int use_sysexits;
+/* The sysexits code of the first failure reported, or -1. */
+static int failure_sysexit = -1;
+
+static void note_sysexit(int code)
+{
+    if (failure_sysexit < 0)
+        failure_sysexit = code;
+}
 
 struct options {
     const char *host;
@@ -82,6 +131,7 @@ struct options {
     int insecure;
     const char *user;
     const char *password_file;
+    const char *password_env;
     const char *oauth_token_file;
     const char *auth_mechanisms; /* comma-separated, or NULL */
     const char *local_hostname;
@@ -98,6 +148,7 @@ struct options {
 /* A bad command line: says why, points at --help, and gives the status. */
 static int usage_error(const char *what, const char *arg)
 {
+    note_sysexit(EX_USAGE_);
     if (arg != NULL)
         fprintf(stderr, "smtp-send: %s: %s\n", what, arg);
     else
@@ -106,40 +157,133 @@ static int usage_error(const char *what, const char *arg)
     return SMTP_ERR_INVALID;
 }
 
-/* Prints `text` with its line breaks as spaces, so a report stays on one
- * line whatever the server sent. */
-static void put_one_line(const char *text)
+/* Prints text that came from the server on one line, so that it can
+ * neither break a report in two nor drive the terminal: the line breaks
+ * between a reply's lines become spaces; other C0 controls, DEL, C1
+ * controls (U+0080 to U+009F), bytes that are not well-formed UTF-8 and a
+ * backslash are written as \xNN (\\ for the backslash). Well-formed
+ * UTF-8 text is printed as it is. */
+static void put_escaped(const char *text)
 {
-    for (; text != NULL && *text != '\0'; text++)
-        fputc(*text == '\n' || *text == '\r' ? ' ' : *text, stderr);
+    const unsigned char *p = (const unsigned char *)text;
+
+    while (p != NULL && *p != '\0') {
+        unsigned c = *p;
+        size_t len = c < 0x80 ? 1
+                     : c >= 0xC2 && c <= 0xDF ? 2
+                     : c >= 0xE0 && c <= 0xEF ? 3
+                     : c >= 0xF0 && c <= 0xF4 ? 4
+                                              : 0;
+        int ok = len > 1;
+
+        if (c == '\n') {
+            fputc(' ', stderr);
+            p++;
+            continue;
+        }
+        if (c == '\\') {
+            fputs("\\\\", stderr);
+            p++;
+            continue;
+        }
+        if (len == 1) {
+            if (c < 0x20 || c == 0x7F)
+                fprintf(stderr, "\\x%02x", c);
+            else
+                fputc((int)c, stderr);
+            p++;
+            continue;
+        }
+        /* Continuation bytes present (a NUL stops the check), no C1 control,
+         * no overlong form, no surrogate, nothing above U+10FFFF. */
+        for (size_t i = 1; ok && i < len; i++)
+            ok = (p[i] & 0xC0) == 0x80;
+        if (ok && c == 0xC2 && p[1] <= 0x9F)
+            ok = 0;
+        if (ok && ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F) ||
+                   (c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] > 0x8F)))
+            ok = 0;
+        if (ok) {
+            fwrite(p, 1, len, stderr);
+            p += len;
+        } else {
+            fprintf(stderr, "\\x%02x", c);
+            p++;
+        }
+    }
+}
+
+/* The sysexits.h code for a failure of libsmtp (see the usage text). */
+static int sysexit_for(const smtp_handle *h, smtp_status st)
+{
+    int code = smtp_error_reply_code(h);
+    int err = smtp_error_errno(h);
+
+    switch (st) {
+    case SMTP_OK:
+        return EX_OK_;
+    case SMTP_ERR_RECIPIENTS_REFUSED: {
+        /* Permanent only when every refusal is: one 4xx may pass later. */
+        size_t n = smtp_refused_count(h);
+        for (size_t i = 0; i < n; i++) {
+            int rc = 0;
+            if (smtp_refused_get(h, i, NULL, &rc, NULL) == SMTP_OK && rc >= 400 && rc < 500)
+                return EX_TEMPFAIL_;
+        }
+        return EX_NOUSER_;
+    }
+    case SMTP_ERR_TIMEOUT:
+    case SMTP_ERR_SERVER_DISCONNECTED:
+        return EX_TEMPFAIL_;
+    case SMTP_ERR_IO:
+        /* A negative errno is getaddrinfo's: the name does not resolve,
+         * unless the name server could not be asked (EAI_AGAIN). */
+        if (err < 0)
+            return err == EAI_AGAIN ? EX_TEMPFAIL_ : EX_NOHOST_;
+        return EX_TEMPFAIL_;
+    case SMTP_ERR_INVALID:
+        return EX_DATAERR_;
+    case SMTP_ERR_INTERNAL:
+        return EX_SOFTWARE_;
+    default:
+        break;
+    }
+    if (code >= 400 && code < 500)
+        return EX_TEMPFAIL_;
+    switch (st) {
+    case SMTP_ERR_DATA:
+        return EX_DATAERR_;
+    case SMTP_ERR_AUTHENTICATION:
+        return EX_NOPERM_;
+    case SMTP_ERR_RESPONSE:
+        return code < 100 ? EX_PROTOCOL_ : EX_UNAVAILABLE_;
+    default:
+        return EX_UNAVAILABLE_;
+    }
 }
 
 /* "smtp-send: <class>: <code> <text>", or "<class>: <message>" when the
  * error carries no reply. */
 static void report_error(const smtp_handle *h, smtp_status st)
 {
-    const char *name = smtp_error_name(st);
     int code = smtp_error_reply_code(h);
 
-    fprintf(stderr, "smtp-send: %s: ", name);
+    note_sysexit(sysexit_for(h, st));
+    fprintf(stderr, "smtp-send: %s: ", smtp_error_name(st));
     if (code != -1) {
         fprintf(stderr, "%d ", code);
-        put_one_line(smtp_error_reply_text(h));
+        put_escaped(smtp_error_reply_text(h));
     } else {
-        /* The message reads "<class>: <details>"; the class is printed. */
-        const char *msg = smtp_error_message(h);
-        size_t n = strlen(name);
-        if (msg != NULL && strncmp(msg, name, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
-            msg += n + 2;
-        put_one_line(msg);
+        put_escaped(smtp_error_message(h));
     }
     fputc('\n', stderr);
 }
 
 /* A failure outside libsmtp (reading a file, memory): reported in the same
- * shape, with the status libsmtp would give. */
-static int report_local(smtp_status st, const char *what, const char *detail)
+ * shape, with the status libsmtp would give and the sysexits code. */
+static int report_local(smtp_status st, int sysexit, const char *what, const char *detail)
 {
+    note_sysexit(sysexit);
     fprintf(stderr, "smtp-send: %s: %s: %s\n", smtp_error_name(st), what, detail);
     return st;
 }
@@ -153,8 +297,10 @@ static void report_refused(const smtp_handle *h)
         int code = 0;
         if (smtp_refused_get(h, i, &addr, &code, &text) != SMTP_OK)
             continue;
-        fprintf(stderr, "refused: %s %d ", addr != NULL ? addr : "", code);
-        put_one_line(text);
+        fputs("refused: ", stderr);
+        put_escaped(addr);
+        fprintf(stderr, " %d ", code);
+        put_escaped(text);
         fputc('\n', stderr);
     }
 }
@@ -214,7 +360,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->mail_options = calloc(cap + 1, sizeof *o->mail_options);
     o->rcpt_options = calloc(cap + 1, sizeof *o->rcpt_options);
     if (o->to == NULL || o->mail_options == NULL || o->rcpt_options == NULL)
-        return report_local(SMTP_ERR_INTERNAL, "options", "out of memory");
+        return report_local(SMTP_ERR_INTERNAL, EX_OSERR_, "options", "out of memory");
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -233,6 +379,12 @@ static int parse_options(int argc, char **argv, struct options *o)
         }
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             fputs(usage_text, stdout);
+            return -1;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            /* The program's version is that of the header it was built
+             * with; the library's is the one loaded now. */
+            printf("smtp-send %s\nlibsmtp %s\n", SMTP_VERSION, smtp_version());
             return -1;
         }
         if (strcmp(arg, "-v") == 0) {
@@ -282,6 +434,11 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->user = v;
         } else if (VALUE("--password-file")) {
             o->password_file = v;
+        } else if (VALUE("--password-env")) {
+            o->password_env = v;
+        } else if (VALUE("--exit-codes")) {
+            if (r > 0 && strcmp(v, "sysexits") != 0 && strcmp(v, "status") != 0)
+                return usage_error("--exit-codes takes \"sysexits\" or \"status\"", v);
         } else if (VALUE("--oauth-token-file")) {
             o->oauth_token_file = v;
         } else if (VALUE("--auth-mechanisms")) {
@@ -319,10 +476,13 @@ static int parse_options(int argc, char **argv, struct options *o)
         return usage_error("--ssl and --starttls exclude each other", NULL);
     if (o->ssl && o->lmtp)
         return usage_error("--ssl and --lmtp exclude each other", NULL);
-    if (o->password_file != NULL && o->oauth_token_file != NULL)
-        return usage_error("--password-file and --oauth-token-file exclude each other", NULL);
-    if ((o->user == NULL) != (o->password_file == NULL && o->oauth_token_file == NULL))
-        return usage_error("--user goes with --password-file or --oauth-token-file", NULL);
+    if ((o->password_file != NULL) + (o->password_env != NULL) + (o->oauth_token_file != NULL) > 1)
+        return usage_error(
+            "--password-file, --password-env and --oauth-token-file exclude each other", NULL);
+    if (o->user == NULL &&
+        (o->password_file != NULL || o->password_env != NULL || o->oauth_token_file != NULL))
+        return usage_error("--password-file, --password-env and --oauth-token-file need --user",
+                           NULL);
     if (o->auth_mechanisms != NULL && o->user == NULL)
         return usage_error("--auth-mechanisms needs --user", NULL);
     if (o->lmtp && o->host[0] == '/' && (o->starttls || o->port != 0))
@@ -508,7 +668,8 @@ static smtp_status login(smtp_handle *h, const struct options *o, const char *se
         if (list == NULL || names == NULL) {
             free(list);
             free(names);
-            return report_local(SMTP_ERR_INTERNAL, "--auth-mechanisms", "out of memory");
+            return report_local(SMTP_ERR_INTERNAL, EX_OSERR_, "--auth-mechanisms",
+                                "out of memory");
         }
         strcpy(list, o->auth_mechanisms);
         for (char *p = strtok(list, ","); p != NULL; p = strtok(NULL, ","))
@@ -580,45 +741,253 @@ static smtp_status session(smtp_handle *h, const struct options *o, const char *
     return st;
 }
 
+/* Asks for the password on the terminal, /dev/tty, with echo off (as
+ * getpass did), whatever standard input and output are. Returns 0 with the
+ * line in *out (*len bytes, without its line break), -1 when there is no
+ * terminal, or an errno value. */
+static int ask_password(const char *user, unsigned char **out, size_t *len)
+{
+    struct termios saved, quiet;
+    size_t cap = 128;
+    size_t n = 0;
+    unsigned char *buf;
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int err = 0;
+
+    if (fd < 0)
+        return -1;
+    if (tcgetattr(fd, &saved) != 0) {
+        close(fd);
+        return -1;
+    }
+    buf = malloc(cap);
+    if (buf == NULL) {
+        close(fd);
+        return ENOMEM;
+    }
+    /* No echo; the line break alone is echoed, to end the prompt's line. */
+    quiet = saved;
+    quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK);
+    quiet.c_lflag |= ECHONL;
+    if (tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
+        err = errno;
+        free(buf);
+        close(fd);
+        return err;
+    }
+    dprintf(fd, "Password for %s: ", user);
+    for (;;) {
+        unsigned char c;
+        ssize_t got = read(fd, &c, 1);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            err = errno;
+            break;
+        }
+        if (got == 0 || c == '\n')
+            break;
+        if (n + 1 >= cap) {
+            unsigned char *bigger = malloc(cap * 2);
+            if (bigger == NULL) {
+                err = ENOMEM;
+                break;
+            }
+            memcpy(bigger, buf, n);
+            wipe(buf, n);
+            free(buf);
+            buf = bigger;
+            cap *= 2;
+        }
+        buf[n++] = c;
+    }
+    tcsetattr(fd, TCSAFLUSH, &saved);
+    close(fd);
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    if (err != 0) {
+        wipe(buf, n);
+        free(buf);
+        return err;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* The password or token: from --password-file/--oauth-token-file (one
+ * line), --password-env, or asked for on the terminal. Reports failures. */
+static int get_secret(const struct options *o, unsigned char **secret, size_t *len)
+{
+    const char *file = o->password_file != NULL ? o->password_file : o->oauth_token_file;
+    const char *source = file;
+    int err;
+
+    if (o->password_env != NULL) {
+        const char *value = getenv(o->password_env);
+        if (value == NULL)
+            return usage_error("--password-env names an unset environment variable",
+                               o->password_env);
+        *secret = (unsigned char *)strdup(value);
+        if (*secret == NULL)
+            return report_local(SMTP_ERR_INTERNAL, EX_OSERR_, o->password_env, "out of memory");
+        *len = strlen(value);
+        return SMTP_OK;
+    }
+    if (file == NULL) {
+        source = "/dev/tty";
+        err = ask_password(o->user, secret, len);
+        if (err < 0)
+            return usage_error("--user needs --password-file, --password-env, or a terminal to "
+                               "ask for the password on",
+                               NULL);
+    } else {
+        if (strcmp(file, "-") == 0 && (o->file == NULL || strcmp(o->file, "-") == 0))
+            return usage_error("the message and the password cannot both come from standard input",
+                               NULL);
+        err = read_file(file, secret, len);
+        if (err == 0) {
+            /* One line: the password is what precedes its line break. */
+            if (*len > 0 && (*secret)[*len - 1] == '\n')
+                (*secret)[--*len] = '\0';
+            if (*len > 0 && (*secret)[*len - 1] == '\r')
+                (*secret)[--*len] = '\0';
+        }
+    }
+    if (err != 0)
+        return report_local(err == ENOMEM ? SMTP_ERR_INTERNAL : SMTP_ERR_IO,
+                            err == ENOMEM ? EX_OSERR_ : EX_NOINPUT_, source, strerror(err));
+    if (memchr(*secret, '\0', *len) != NULL)
+        return report_local(SMTP_ERR_INVALID, EX_DATAERR_, source, "the secret contains NUL");
+    return SMTP_OK;
+}
+
+static void free_strings(char **list, size_t n)
+{
+    for (size_t i = 0; list != NULL && i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+/* Splits each --to value that holds a comma as an RFC 5322 address list,
+ * with libsmtp's reader (quoted strings, comments and angle brackets
+ * respected): '"Doe, John" <j@x.org>, b@y.org' is two recipients. Other
+ * values are kept as they are. The result is a new array of copies (*out,
+ * *n_out; free it with free_strings). Reports failures. */
+static smtp_status split_recipients(smtp_handle *h, const struct options *o, char ***out,
+                                    size_t *n_out)
+{
+    char **list = NULL;
+    size_t n = 0;
+    smtp_status st = SMTP_OK;
+
+    for (size_t i = 0; st == SMTP_OK && i < o->n_to; i++) {
+        const char *one = o->to[i];
+        const char **addrs = &one;
+        size_t count = 1;
+        char **bigger;
+
+        if (strchr(o->to[i], ',') != NULL) {
+            addrs = NULL;
+            st = smtp_parse_address_list(h, o->to[i], NULL, 0, &count);
+            if (st == SMTP_OK && count == 0) {
+                st = usage_error("--to holds no address", o->to[i]);
+                break;
+            }
+            if (st == SMTP_OK && (addrs = calloc(count, sizeof *addrs)) == NULL) {
+                st = report_local(SMTP_ERR_INTERNAL, EX_OSERR_, "--to", "out of memory");
+                break;
+            }
+            if (st == SMTP_OK)
+                st = smtp_parse_address_list(h, o->to[i], addrs, count, &count);
+            if (st != SMTP_OK) {
+                report_error(h, st);
+                free(addrs);
+                break;
+            }
+        }
+        bigger = realloc(list, (n + count) * sizeof *list);
+        if (bigger == NULL) {
+            st = report_local(SMTP_ERR_INTERNAL, EX_OSERR_, "--to", "out of memory");
+        } else {
+            list = bigger;
+            /* Copied at once: the addresses are the handle's until the
+             * next call on it. */
+            for (size_t j = 0; j < count && st == SMTP_OK; j++) {
+                list[n] = strdup(addrs[j]);
+                if (list[n] == NULL)
+                    st = report_local(SMTP_ERR_INTERNAL, EX_OSERR_, "--to", "out of memory");
+                else
+                    n++;
+            }
+        }
+        if (addrs != &one)
+            free(addrs);
+    }
+    if (st != SMTP_OK) {
+        free_strings(list, n);
+        return st;
+    }
+    *out = list;
+    *n_out = n;
+    return SMTP_OK;
+}
+
+/* --exit-codes sysexits anywhere on the command line (the last one counts),
+ * read first so that even a usage error before it is reported with 64. */
+static void scan_exit_codes(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--exit-codes") == 0 && i + 1 < argc)
+            v = argv[++i];
+        else if (strncmp(argv[i], "--exit-codes=", 13) == 0)
+            v = argv[i] + 13;
+        if (v != NULL)
+            use_sysexits = strcmp(v, "sysexits") == 0;
+    }
+}
+
+/* The exit status for `status`: itself, or under --exit-codes sysexits the
+ * code noted when the failure was reported. */
+static int exit_status(int status)
+{
+    if (!use_sysexits || status == SMTP_OK)
+        return status;
+    if (failure_sysexit >= 0)
+        return failure_sysexit;
+    return status == SMTP_ERR_INVALID ? EX_USAGE_ : EX_SOFTWARE_;
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
     struct message m = {NULL, 0, -1, 0, 0};
     unsigned char *password = NULL;
     size_t password_len = 0;
-    const char *secret_file;
+    const char **given_to;
+    char **to = NULL;
+    size_t n_to = 0;
     struct stat st;
     smtp_handle *h = NULL;
     int status;
     int err;
 
+    scan_exit_codes(argc, argv);
     status = parse_options(argc, argv, &o);
+    given_to = o.to;
     if (status != SMTP_OK) {
         free_options(&o);
-        return status < 0 ? 0 : status;
+        return status < 0 ? 0 : exit_status(status);
     }
 
-    secret_file = o.password_file != NULL ? o.password_file : o.oauth_token_file;
-    if (secret_file != NULL) {
-        if (strcmp(secret_file, "-") == 0 && (o.file == NULL || strcmp(o.file, "-") == 0)) {
-            free_options(&o);
-            return usage_error("the message and the password cannot both come from standard input",
-                               NULL);
-        }
-        err = read_file(secret_file, &password, &password_len);
-        if (err != 0) {
-            status = report_local(SMTP_ERR_IO, secret_file, strerror(err));
+    if (o.user != NULL) {
+        status = get_secret(&o, &password, &password_len);
+        if (status != SMTP_OK)
             goto done;
-        }
-        /* One line: the password is what precedes its line break. */
-        if (password_len > 0 && password[password_len - 1] == '\n')
-            password[--password_len] = '\0';
-        if (password_len > 0 && password[password_len - 1] == '\r')
-            password[--password_len] = '\0';
-        if (memchr(password, '\0', password_len) != NULL) {
-            status = report_local(SMTP_ERR_INVALID, secret_file, "the secret contains NUL");
-            goto done;
-        }
     }
 
     if (o.file == NULL || strcmp(o.file, "-") == 0) {
@@ -626,7 +995,7 @@ int main(int argc, char **argv)
     } else {
         m.fd = open(o.file, O_RDONLY | O_CLOEXEC);
         if (m.fd < 0) {
-            status = report_local(SMTP_ERR_IO, o.file, strerror(errno));
+            status = report_local(SMTP_ERR_IO, EX_NOINPUT_, o.file, strerror(errno));
             goto done;
         }
     }
@@ -644,6 +1013,7 @@ int main(int argc, char **argv)
             fclose(f);
         if (err != 0) {
             status = report_local(err == ENOMEM ? SMTP_ERR_INTERNAL : SMTP_ERR_IO,
+                                  err == ENOMEM ? EX_OSERR_ : EX_NOINPUT_,
                                   o.file != NULL ? o.file : "standard input", strerror(err));
             goto done;
         }
@@ -651,9 +1021,15 @@ int main(int argc, char **argv)
 
     h = o.ssl ? smtp_new_ssl() : o.lmtp ? smtp_new_lmtp() : smtp_new();
     if (h == NULL) {
-        status = report_local(SMTP_ERR_INTERNAL, "smtp_new", "no handle (internal fault)");
+        status = report_local(SMTP_ERR_INTERNAL, EX_SOFTWARE_, "smtp_new",
+                              "no handle (internal fault)");
         goto done;
     }
+    status = split_recipients(h, &o, &to, &n_to);
+    if (status != SMTP_OK)
+        goto done;
+    o.to = (const char **)to;
+    o.n_to = n_to;
     status = session(h, &o, (const char *)password, &m);
 
 done:
@@ -665,6 +1041,8 @@ done:
     free(m.data);
     if (m.fd > STDIN_FILENO)
         close(m.fd);
+    free_strings(to, n_to);
+    o.to = given_to;
     free_options(&o);
-    return status;
+    return exit_status(status);
 }

@@ -11,8 +11,15 @@
  * - Strings in are NUL-terminated UTF-8 and are checked; NULL where not
  *   allowed, bad UTF-8, and CR, LF or NUL in anything that reaches the wire
  *   give SMTP_ERR_INVALID with nothing sent.
+ * - Pointers in are read during the call and not kept: a setter that keeps
+ *   a string (host name, file path, DSN envelope id, mechanism names)
+ *   copies it. Only a callback's userdata is kept and must outlive its use:
+ *   for smtp_set_debug_callback until the callback is replaced or the
+ *   handle freed; for smtp_auth and smtp_sendmail_callback until the call
+ *   returns. Each function's comment says which applies.
  * - Strings out are borrowed from the handle until the next call that
- *   changes it (any call taking a non-const handle); copy them to keep them.
+ *   changes it (any call taking a non-const handle) or smtp_free; copy
+ *   them to keep them. smtp_version() and smtp_error_name() are static.
  * - Out-parameters come last and are written only on success (smtp_open*
  *   also writes its handle on failure, so the error can be read, and
  *   smtp_sendmail_batch fills its per-message statuses in every case).
@@ -282,7 +289,7 @@ typedef struct smtp_message {
 
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif /* __cplusplus */
 
 /**
  * Logs in (smtplib `login(user, password)`): EHLO/HELO if needed, then
@@ -371,12 +378,16 @@ smtp_status smtp_buffer_set(struct smtp_buffer *buf, const uint8_t *data, size_t
  * to the callback untouched and is not kept after the call. The callback
  * must not throw or unwind into libsmtp (the process would abort: see
  * `smtp_auth_callback`).
+ *
+ * `mechanism` is read during the call only.
  */
 smtp_status smtp_auth(struct smtp_handle *h, const char *mechanism, smtp_auth_callback callback, void *userdata, int initial_response_ok);
 
 /**
  * HELO (smtplib `helo()`); `name` NULL or "" means the local hostname.
  * The reply text is kept as `smtp_helo_resp`.
+ *
+ * `name` is read during the call only and not kept.
  */
 smtp_status smtp_helo(struct smtp_handle *h, const char *name);
 
@@ -384,6 +395,8 @@ smtp_status smtp_helo(struct smtp_handle *h, const char *name);
  * EHLO, or LHLO for LMTP (smtplib `ehlo()`); `name` NULL or "" means the
  * local hostname. On 250 the extensions are parsed (`smtp_has_extn`);
  * other replies are returned as they are, with SMTP_OK.
+ *
+ * `name` is read during the call only and not kept.
  */
 smtp_status smtp_ehlo(struct smtp_handle *h, const char *name);
 
@@ -397,6 +410,8 @@ smtp_status smtp_ehlo_or_helo_if_needed(struct smtp_handle *h);
  * Sends `cmd`, a space and `args` (NULL or "" for none), and reads the
  * reply (smtplib `docmd()`). SMTP_ERR_INVALID, with nothing sent, when
  * either contains CR, LF or NUL.
+ *
+ * `cmd` and `args` are read during the call only and not kept.
  */
 smtp_status smtp_docmd(struct smtp_handle *h, const char *cmd, const char *args);
 
@@ -427,17 +442,23 @@ smtp_status smtp_rset(struct smtp_handle *h);
 
 /**
  * VRFY with the bare address (smtplib `verify()`).
+ *
+ * `address` is read during the call only and not kept.
  */
 smtp_status smtp_verify(struct smtp_handle *h, const char *address);
 
 /**
  * EXPN with the bare address (smtplib `expn()`).
+ *
+ * `address` is read during the call only and not kept.
  */
 smtp_status smtp_expn(struct smtp_handle *h, const char *address);
 
 /**
  * HELP with an optional argument (smtplib `help()`); the text is
  * `smtp_reply_text`.
+ *
+ * `args` (NULL for none) is read during the call only and not kept.
  */
 smtp_status smtp_help(struct smtp_handle *h, const char *args);
 
@@ -446,11 +467,16 @@ smtp_status smtp_help(struct smtp_handle *h, const char *args);
  * sent only to an ESMTP server. "SMTPUTF8" among them needs the extension
  * (SMTP_ERR_NOT_SUPPORTED otherwise). `options` may be NULL when `n_options`
  * is 0.
+ *
+ * `sender` and `options` are read during the call only and not kept.
  */
 smtp_status smtp_mail(struct smtp_handle *h, const char *sender, const char *const *options, size_t n_options);
 
 /**
  * RCPT TO:<recipient> with options (smtplib `rcpt()`).
+ *
+ * `recipient` and `options` (NULL when `n_options` is 0) are read during the
+ * call only and not kept.
  */
 smtp_status smtp_rcpt(struct smtp_handle *h, const char *recipient, const char *const *options, size_t n_options);
 
@@ -459,6 +485,8 @@ smtp_status smtp_rcpt(struct smtp_handle *h, const char *recipient, const char *
  * answered with 354; otherwise the reply to the end of data. The message
  * is sent with every line ending made CRLF (bare CR and LF included) and
  * dot-stuffed; `msg` may be NULL when `len` is 0.
+ *
+ * `msg` is read during the call only and not kept.
  */
 smtp_status smtp_data(struct smtp_handle *h, const uint8_t *msg, size_t len);
 
@@ -477,6 +505,9 @@ smtp_status smtp_data(struct smtp_handle *h, const uint8_t *msg, size_t len);
  * sent after a refusal, except after a 421, which closes the connection.
  * For LMTP, each accepted recipient's result is its own reply to the end
  * of data. Option arrays may be NULL when their count is 0.
+ *
+ * `from`, `to`, `msg` and the option arrays are read during the call only and
+ * not kept (the addresses in the per-recipient results are copies).
  */
 smtp_status smtp_sendmail(struct smtp_handle *h, const char *from, const char *const *to, size_t n_to, const uint8_t *msg, size_t len, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options);
 
@@ -526,6 +557,9 @@ struct smtp_handle *smtp_new_lmtp(void);
  * `smtp_error_code`/`smtp_error_message` can be read; free it with
  * `smtp_free` in both cases. Returns SMTP_ERR_CONNECT (and closes) when
  * the greeting is not 220.
+ *
+ * `host` is copied; `out` must point to writable storage for one handle
+ * pointer.
  */
 smtp_status smtp_open(const char *host, unsigned int port, struct smtp_handle **out);
 
@@ -533,12 +567,16 @@ smtp_status smtp_open(const char *host, unsigned int port, struct smtp_handle **
  * As `smtp_open`, over implicit TLS (smtplib `SMTP_SSL`); port 0 means 465.
  * The certificate is verified as `smtp_set_tls_verify` describes; to change
  * TLS settings first, use `smtp_new_ssl` and `smtp_connect`.
+ *
+ * `host` is copied; `out` as for `smtp_open`.
  */
 smtp_status smtp_open_ssl(const char *host, unsigned int port, struct smtp_handle **out);
 
 /**
  * As `smtp_open`, speaking LMTP (smtplib `LMTP`); port 0 means 2003, and a
  * host starting with "/" is the path of a Unix socket.
+ *
+ * `host` is copied; `out` as for `smtp_open`.
  */
 smtp_status smtp_open_lmtp(const char *host, unsigned int port, struct smtp_handle **out);
 
@@ -548,6 +586,9 @@ smtp_status smtp_open_lmtp(const char *host, unsigned int port, struct smtp_hand
  * "localhost"; "host:port" is split when `port` is 0; port 0 means the
  * kind's default. A greeting other than 220 gives SMTP_ERR_CONNECT and
  * closes the connection.
+ *
+ * `host` is copied (kept for TLS verification and SNI); the caller's memory
+ * need not outlive the call.
  */
 smtp_status smtp_connect(struct smtp_handle *h, const char *host, unsigned int port);
 
@@ -582,12 +623,15 @@ smtp_status smtp_set_debuglevel(struct smtp_handle *h, int level);
  * not even a getter. `userdata` must stay valid until the callback is
  * replaced or the handle freed. The callback must not throw or unwind
  * into libsmtp (the process would abort: see `smtp_debug_callback`).
+ * libsmtp never dereferences `userdata`.
  */
 smtp_status smtp_set_debug_callback(struct smtp_handle *h, smtp_debug_callback callback, void *userdata);
 
 /**
  * Sets the name sent in HELO/EHLO/LHLO (smtplib `local_hostname`). It
  * must be one word without CR, LF or NUL.
+ *
+ * `name` is copied; the caller's memory need not outlive the call.
  */
 smtp_status smtp_set_local_hostname(struct smtp_handle *h, const char *name);
 
@@ -614,6 +658,8 @@ double smtp_timeout(const struct smtp_handle *h);
  * Binds later connections to this source address and port (smtplib
  * `source_address`); an empty or NULL host and port 0 mean the system's
  * choice.
+ *
+ * `host` is copied; the caller's memory need not outlive the call.
  */
 smtp_status smtp_set_source_address(struct smtp_handle *h, const char *host, unsigned int port);
 
@@ -637,17 +683,32 @@ smtp_status smtp_set_tls_verify(struct smtp_handle *h, int verify);
 
 /**
  * Adds the PEM trust anchors in `path` (NULL removes a file set before).
+ * The file is checked at once: missing, unreadable, a directory, or
+ * without a PEM certificate gives SMTP_ERR_TLS with one sentence naming
+ * the file and the reason (`smtp_error_errno` the OS error, when one),
+ * nothing sent, and the previous setting kept.
+ *
+ * `path` is copied; the caller's memory need not outlive the call.
  */
 smtp_status smtp_set_tls_cafile(struct smtp_handle *h, const char *path);
 
 /**
- * Adds a hashed directory of trust anchors (NULL removes it).
+ * Adds a hashed directory of trust anchors (NULL removes it). Checked at
+ * once: a path that is not a directory that can be listed gives
+ * SMTP_ERR_TLS naming it and the OS reason; the previous setting is kept.
+ *
+ * `path` is copied; the caller's memory need not outlive the call.
  */
 smtp_status smtp_set_tls_cadir(struct smtp_handle *h, const char *path);
 
 /**
  * Presents a client certificate: PEM chain in `cert`, PEM key in `key`
- * (NULL: the key is in `cert`). NULL `cert` removes it.
+ * (NULL: the key is in `cert`). NULL `cert` removes it. Both files are
+ * checked at once: missing or unreadable, no certificate, or a key that
+ * does not match gives SMTP_ERR_TLS naming the file and the reason; the
+ * previous setting is kept.
+ *
+ * `cert` and `key` are copied; the caller's memory need not outlive the call.
  */
 smtp_status smtp_set_tls_client_cert(struct smtp_handle *h, const char *cert, const char *key);
 
@@ -660,6 +721,8 @@ smtp_status smtp_set_tls_min_version(struct smtp_handle *h, int version);
 /**
  * The name to verify and send as SNI instead of the host connected to
  * (for connecting by address); NULL goes back to the host.
+ *
+ * `name` is copied; the caller's memory need not outlive the call.
  */
 smtp_status smtp_set_tls_server_name(struct smtp_handle *h, const char *name);
 
@@ -699,15 +762,35 @@ smtp_status smtp_set_tls_server_name(struct smtp_handle *h, const char *name);
 smtp_status smtp_send_message(struct smtp_handle *h, const uint8_t *msg, size_t len, const char *from, const char *const *to, size_t n_to, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options);
 
 /**
+ * Splits an RFC 5322 address list (RFC 5322 §3.4: "a@x, \"Doe, John\"
+ * <j@y>, Team: c@z;") into its addresses, in order, as
+ * `smtp_send_message` reads To and Cc: commas inside quoted strings,
+ * comments, angle brackets and domain literals separate nothing; display
+ * names and comments are dropped; a group's members count and its name
+ * does not. What cannot be read as a mailbox contributes nothing.
+ *
+ * `*n` receives the number of addresses, and the first `min(*n, cap)` of
+ * them are written to `addresses` (NULL allowed when `cap` is 0, to learn
+ * the count). The addresses are borrowed from the handle until the next
+ * call on it that takes a non-const handle (or `smtp_free`); `list` is
+ * read during the call only. SMTP_ERR_INVALID for NULL `list` or `n`, bad
+ * UTF-8, or NULL `addresses` with a non-zero `cap`; `*n` is then not
+ * written.
+ */
+smtp_status smtp_parse_address_list(struct smtp_handle *h, const char *list, const char **addresses, size_t cap, size_t *n);
+
+/**
  * The status of the last call on the handle: SMTP_OK if it succeeded.
  * SMTP_ERR_INVALID for a NULL handle.
  */
 smtp_status smtp_error_code(const struct smtp_handle *h);
 
 /**
- * A readable description of the last call's error, "ClassName: text"
- * ("" after a success). Borrowed from the handle until the next call on
- * it; never NULL for a non-NULL handle.
+ * A readable description of the last call's error, without the class
+ * name (`smtp_error_name(smtp_error_code(h))` gives it): the reply code
+ * and text for an error reply, else one sentence, e.g. "connection refused
+ * by 127.0.0.1 port 25". "" after a success. Borrowed from the handle until
+ * the next call on it; never NULL for a non-NULL handle.
  */
 const char *smtp_error_message(const struct smtp_handle *h);
 
@@ -731,8 +814,12 @@ const char *smtp_error_reply_text(const struct smtp_handle *h);
 const char *smtp_error_sender(const struct smtp_handle *h);
 
 /**
- * The operating system's error number behind the last SMTP_ERR_IO (or
- * SMTP_ERR_TIMEOUT); 0 when none.
+ * The operating system's error number behind the last SMTP_ERR_IO,
+ * SMTP_ERR_TIMEOUT or SMTP_ERR_TLS (e.g. ECONNREFUSED for a refused
+ * connection, ENOENT for a missing CA file); for a host name that does not
+ * resolve, getaddrinfo's negative EAI_* code (as Python's
+ * `socket.gaierror`; EAI_AGAIN means the name server could not be asked).
+ * 0 when none.
  */
 int smtp_error_errno(const struct smtp_handle *h);
 
@@ -796,6 +883,8 @@ int smtp_does_esmtp(const struct smtp_handle *h);
 /**
  * 1 when the server announced extension `name` (smtplib `has_extn()`; case
  * is ignored), else 0 (also for NULL or non-UTF-8 `name`).
+ *
+ * `name` is read during the call only.
  */
 int smtp_has_extn(const struct smtp_handle *h, const char *name);
 
@@ -803,6 +892,8 @@ int smtp_has_extn(const struct smtp_handle *h, const char *name);
  * The parameters of extension `name` (smtplib `esmtp_features[name]`, ""
  * when it has none), or NULL when not announced. For "auth" the value
  * starts with a space, as in smtplib. Borrowed until the next call.
+ *
+ * `name` is read during the call only.
  */
 const char *smtp_esmtp_feature(const struct smtp_handle *h, const char *name);
 
@@ -864,12 +955,16 @@ const char *smtp_tls_version(const struct smtp_handle *h);
 
 /**
  * The negotiated cipher suite, or NULL when not encrypted.
+ *
+ * Borrowed until the next call.
  */
 const char *smtp_tls_cipher(const struct smtp_handle *h);
 
 /**
  * The server certificate's subject ("CN=mx.example, O=..."), or NULL when
  * not encrypted.
+ *
+ * Borrowed until the next call.
  */
 const char *smtp_tls_peer_subject(const struct smtp_handle *h);
 
@@ -888,6 +983,9 @@ const char *smtp_version(void);
  * one more byte per line), RCPT TO for each recipient, DATA (with
  * CHUNKING, BDAT chunks follow with the body instead). Errors as
  * `smtp_sendmail`; after an error no message is in progress.
+ *
+ * `from`, `to` and the option arrays are read during this call only and not
+ * kept; they need not live until `smtp_send_end`.
  */
 smtp_status smtp_send_begin(struct smtp_handle *h, const char *from, const char *const *to, size_t n_to, uint64_t size, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options);
 
@@ -911,6 +1009,9 @@ smtp_status smtp_send_end(struct smtp_handle *h);
  * constant memory. `fd` is not closed. `size` as in `smtp_send_begin`
  * (0: unknown). A read error drops the connection (a truncated message
  * must not be delivered) and gives SMTP_ERR_IO.
+ *
+ * `from`, `to` and the option arrays are read during the call only and not
+ * kept.
  */
 smtp_status smtp_sendmail_fd(struct smtp_handle *h, const char *from, const char *const *to, size_t n_to, int fd, uint64_t size, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options);
 
@@ -921,6 +1022,10 @@ smtp_status smtp_sendmail_fd(struct smtp_handle *h, const char *from, const char
  * nor throw or unwind into libsmtp (the process would abort: see
  * `smtp_read_callback`).
  * `size` as in `smtp_send_begin` (0: unknown).
+ *
+ * `from`, `to` and the option arrays are read during the call only and not
+ * kept; `userdata` is passed to the callback untouched, must stay valid until
+ * this call returns, and is not kept after it.
  */
 smtp_status smtp_sendmail_callback(struct smtp_handle *h, const char *from, const char *const *to, size_t n_to, smtp_read_callback callback, void *userdata, uint64_t size, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options);
 
@@ -933,6 +1038,9 @@ smtp_status smtp_sendmail_callback(struct smtp_handle *h, const char *from, cons
  * recipient; otherwise the first failed message's status, whose error is
  * then the handle's error. Per-recipient results are those of the last
  * message.
+ *
+ * `messages`, everything they point to, and the option arrays are read during
+ * the call only and not kept.
  */
 smtp_status smtp_sendmail_batch(struct smtp_handle *h, const struct smtp_message *messages, size_t n, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options, smtp_status *statuses);
 
@@ -957,6 +1065,8 @@ smtp_status smtp_set_dsn_ret(struct smtp_handle *h, int ret);
 /**
  * ENVID= on MAIL (RFC 3461 §4.4), 1 to 100 ASCII characters, sent
  * xtext-encoded; NULL removes it.
+ *
+ * `envid` is copied; the caller's memory need not outlive the call.
  */
 smtp_status smtp_set_dsn_envid(struct smtp_handle *h, const char *envid);
 
@@ -972,7 +1082,7 @@ smtp_status smtp_set_dsn_notify(struct smtp_handle *h, unsigned int flags);
 smtp_status smtp_set_dsn_orcpt(struct smtp_handle *h, int on);
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+} /* extern "C" */
+#endif /* __cplusplus */
 
 #endif  /* SMTP_H */

@@ -217,6 +217,78 @@ impl Error {
     }
 }
 
+/// OpenSSL's error stack as one readable line: each entry's reason, with
+/// the detail OpenSSL attached (e.g. which PEM label it expected), without
+/// the library, function, source file and line. Repeats are dropped; the
+/// order is OpenSSL's (the first error raised first). An empty stack says
+/// so.
+pub fn openssl_line(stack: &openssl::error::ErrorStack) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for e in stack.errors() {
+        let mut part = match e.reason() {
+            Some(reason) => reason.to_string(),
+            None => format!("OpenSSL error {:#x}", e.code()),
+        };
+        if let Some(data) = e.data().filter(|d| !d.is_empty()) {
+            part.push_str(&format!(" ({data})"));
+        }
+        if !parts.contains(&part) {
+            parts.push(part);
+        }
+    }
+    if parts.is_empty() {
+        return "no reason given by OpenSSL".to_string();
+    }
+    parts.join(": ")
+}
+
+/// A TLS failure from OpenSSL (a handshake, a read or a write) as one
+/// line: OpenSSL's reasons, else the socket's error, else what the code
+/// means.
+pub fn tls_line(err: &openssl::ssl::Error) -> String {
+    use openssl::ssl::ErrorCode;
+    if let Some(stack) = err.ssl_error() {
+        if !stack.errors().is_empty() {
+            return openssl_line(stack);
+        }
+    }
+    if let Some(io) = err.io_error() {
+        return os_reason(io);
+    }
+    match err.code() {
+        ErrorCode::ZERO_RETURN => "the server closed the TLS session".to_string(),
+        ErrorCode::SYSCALL => "the server closed the connection mid-TLS".to_string(),
+        _ => "TLS failure without a reason from OpenSSL".to_string(),
+    }
+}
+
+/// A handshake failure as one line: when certificate verification failed,
+/// "certificate verify failed: <why> (host <name>)", else OpenSSL's reasons
+/// and the host.
+pub fn tls_handshake_line(
+    err: &openssl::ssl::Error,
+    verify: openssl::x509::X509VerifyResult,
+    host: &str,
+) -> String {
+    if verify != openssl::x509::X509VerifyResult::OK {
+        return format!(
+            "certificate verify failed: {} (host {host})",
+            verify.error_string()
+        );
+    }
+    format!("TLS handshake failed: {} (host {host})", tls_line(err))
+}
+
+/// An I/O error's text without Rust's " (os error N)" suffix: the OS's
+/// sentence ("No such file or directory"), for messages a person reads.
+pub fn os_reason(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) if text.ends_with(')') => text[..i].to_string(),
+        _ => text,
+    }
+}
+
 /// Whether an I/O error is a socket timeout.
 pub fn is_timeout(err: &io::Error) -> bool {
     matches!(
@@ -225,32 +297,43 @@ pub fn is_timeout(err: &io::Error) -> bool {
     )
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.status.name())?;
-        match self.code {
+impl Error {
+    /// What went wrong, without the class name (which `Status::name`
+    /// gives): "CODE TEXT" for an error reply, else the message. This is
+    /// what `smtp_error_message` returns, so a caller printing
+    /// "class: message" does not repeat the class.
+    pub fn detail(&self) -> String {
+        let mut out = match self.code {
             // The base class carrying a reply (AUTH cancelled after endless
             // challenges) leads with its reason, as smtplib's message does;
             // the reply stays in its own fields.
             Some(code) if self.status == Status::Exception && !self.message.is_empty() => {
                 let text = String::from_utf8_lossy(&self.text);
-                write!(f, "{} (last reply: {code} {text})", self.message)?;
+                format!("{} (last reply: {code} {text})", self.message)
             }
             Some(code) => {
                 let text = String::from_utf8_lossy(&self.text);
-                write!(f, "{code} {text}")?;
+                let mut out = format!("{code} {text}");
                 // A message saying more than the reply (why AUTH was
                 // cancelled, an OAuth server's JSON) is kept.
                 if !self.message.is_empty() && self.message != text {
-                    write!(f, " ({})", self.message)?;
+                    out.push_str(&format!(" ({})", self.message));
                 }
+                out
             }
-            None => write!(f, "{}", self.message)?,
-        }
+            None => self.message.clone(),
+        };
         if let Some(sender) = &self.sender {
-            write!(f, " (sender {sender})")?;
+            out.push_str(&format!(" (sender {sender})"));
         }
-        Ok(())
+        out
+    }
+}
+
+/// "Class: detail", as Python prints an exception.
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status.name(), self.detail())
     }
 }
 
@@ -276,6 +359,25 @@ mod tests {
     }
 
     #[test]
+    fn detail_never_names_the_class() {
+        // The class is smtp_error_name's; smtp_error_message is the detail,
+        // so "TimeoutError: TimeoutError: ..." cannot be printed.
+        let e = Error::new(Status::Timeout, "waiting for a reply: timed out");
+        assert_eq!(e.detail(), "waiting for a reply: timed out");
+        assert_eq!(
+            e.to_string(),
+            "TimeoutError: waiting for a reply: timed out"
+        );
+        let mut e = Error::reply(Status::SenderRefused, 550, b"5.1.0 no");
+        e.sender = Some("a@x".into());
+        assert_eq!(e.detail(), "550 5.1.0 no (sender a@x)");
+        for s in Status::ALL {
+            let e = Error::new(s, "it failed");
+            assert!(!e.detail().contains(s.name()), "{s:?}");
+        }
+    }
+
+    #[test]
     fn hierarchy_matches_smtplib() {
         // "SMTPSenderRefused: ... In addition to the attributes set by on all
         // SMTPResponseException exceptions ..." -- a subclass of it.
@@ -293,5 +395,28 @@ mod tests {
             assert_eq!(Status::from_code(s as i32), Some(s));
         }
         assert_eq!(Status::from_code(11), None);
+    }
+
+    #[test]
+    fn os_reason_drops_the_errno_suffix() {
+        let e = io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(os_reason(&e), "No such file or directory");
+        let e = io::Error::other("plain");
+        assert_eq!(os_reason(&e), "plain");
+    }
+
+    #[test]
+    fn openssl_line_is_one_line_of_reasons() {
+        // Loading a CA file that holds no certificate fills the stack.
+        let dir = std::env::temp_dir().join(format!("libsmtp-ossl-{}", std::process::id()));
+        std::fs::write(&dir, b"not a certificate\n").unwrap();
+        let mut b =
+            openssl::ssl::SslContext::builder(openssl::ssl::SslMethod::tls_client()).unwrap();
+        let stack = b.set_ca_file(&dir).unwrap_err();
+        let _ = std::fs::remove_file(&dir);
+        let line = openssl_line(&stack);
+        assert!(!line.contains('\n') && !line.contains("error:"), "{line}");
+        assert!(!line.contains(".c:"), "source file in {line}");
+        assert!(line.contains("no certificate or crl found"), "{line}");
     }
 }

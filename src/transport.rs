@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslStream, SslVerifyMode, SslVersion};
 
-use crate::error::{Error, Result, Status};
+use crate::error::{openssl_line, os_reason, tls_handshake_line, Error, Result, Status};
 use crate::protocol::reply::{Parsed, Reply, ReplyError, ReplyParser};
 
 /// The TLS protocol versions a caller may ask for as a minimum.
@@ -130,8 +130,9 @@ impl TlsContext {
     /// Builds the context: protocol floor, trust anchors, client
     /// certificate, verification.
     pub fn new(config: &TlsConfig) -> Result<TlsContext> {
-        let tls_err =
-            |e: openssl::error::ErrorStack| Error::new(Status::Tls, format!("TLS setup: {e}"));
+        let tls_err = |e: openssl::error::ErrorStack| {
+            Error::new(Status::Tls, format!("TLS setup: {}", openssl_line(&e)))
+        };
         let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(tls_err)?;
         builder
             .set_min_proto_version(Some(match config.min_version {
@@ -145,7 +146,11 @@ impl TlsContext {
             builder.set_ca_file(file).map_err(|e| {
                 Error::new(
                     Status::Tls,
-                    format!("cannot load CA file {}: {e}", file.display()),
+                    format!(
+                        "cannot load CA file {}: {}",
+                        file.display(),
+                        openssl_line(&e)
+                    ),
                 )
             })?;
         }
@@ -155,7 +160,11 @@ impl TlsContext {
                 .map_err(|e| {
                     Error::new(
                         Status::Tls,
-                        format!("cannot load CA directory {}: {e}", dir.display()),
+                        format!(
+                            "cannot load CA directory {}: {}",
+                            dir.display(),
+                            openssl_line(&e)
+                        ),
                     )
                 })?;
         }
@@ -165,7 +174,16 @@ impl TlsContext {
                 .set_certificate_chain_file(cert)
                 .and_then(|_| builder.set_private_key_file(key, SslFiletype::PEM))
                 .and_then(|_| builder.check_private_key())
-                .map_err(|e| Error::new(Status::Tls, format!("client certificate: {e}")))?;
+                .map_err(|e| {
+                    Error::new(
+                        Status::Tls,
+                        format!(
+                            "cannot load client certificate {}: {}",
+                            cert.display(),
+                            openssl_line(&e)
+                        ),
+                    )
+                })?;
         }
         if !config.verify {
             builder.set_verify(SslVerifyMode::NONE);
@@ -278,10 +296,7 @@ impl Connection {
         timeout: Duration,
         source: Option<&(String, u16)>,
     ) -> Result<Connection> {
-        let addrs: Vec<SocketAddr> = (host, port)
-            .to_socket_addrs()
-            .map_err(|e| Error::from_io(&e, &format!("cannot resolve {host}")))?
-            .collect();
+        let addrs = resolve(host, port)?;
         let source = match source {
             Some((shost, sport)) => Some(resolve_source(shost, *sport)?),
             None => None,
@@ -307,6 +322,15 @@ impl Connection {
         }
         let err = last
             .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address for that name"));
+        if err.kind() == io::ErrorKind::ConnectionRefused {
+            // Told apart from a name that does not resolve: nobody listens.
+            let mut e = Error::new(
+                Status::Io,
+                format!("connection refused by {host} port {port}"),
+            );
+            e.errno = err.raw_os_error();
+            return Err(e);
+        }
         Err(Error::from_io(
             &err,
             &format!("cannot connect to {host} port {port}"),
@@ -429,7 +453,7 @@ impl Connection {
         let mut conf = context
             .connector
             .configure()
-            .map_err(|e| Error::new(Status::Tls, format!("TLS setup: {e}")))?;
+            .map_err(|e| Error::new(Status::Tls, format!("TLS setup: {}", openssl_line(&e))))?;
         conf.set_verify_hostname(context.verify);
         let name = context.server_name.as_deref().unwrap_or(host);
         // The whole handshake is bounded by one deadline, as a reply is.
@@ -449,7 +473,7 @@ impl Connection {
                 self.parser = ReplyParser::new();
                 Ok(info)
             }
-            Err(e) => Err(handshake_error(e)),
+            Err(e) => Err(handshake_error(e, name)),
         }
     }
 
@@ -504,11 +528,11 @@ fn tls_info(s: &SslStream<TlsTcp>) -> TlsInfo {
     }
 }
 
-fn handshake_error(e: openssl::ssl::HandshakeError<TlsTcp>) -> Error {
+fn handshake_error(e: openssl::ssl::HandshakeError<TlsTcp>, host: &str) -> Error {
     use openssl::ssl::HandshakeError;
     match e {
         HandshakeError::SetupFailure(stack) => {
-            Error::new(Status::Tls, format!("TLS setup: {stack}"))
+            Error::new(Status::Tls, format!("TLS setup: {}", openssl_line(&stack)))
         }
         HandshakeError::Failure(mid) | HandshakeError::WouldBlock(mid) => {
             let err = mid.error();
@@ -517,14 +541,7 @@ fn handshake_error(e: openssl::ssl::HandshakeError<TlsTcp>) -> Error {
                     return Error::from_io(io, "TLS handshake");
                 }
             }
-            let verify = mid.ssl().verify_result();
-            let mut message = format!("TLS handshake failed: {err}");
-            if verify != openssl::x509::X509VerifyResult::OK {
-                message = format!(
-                    "certificate verify failed: {} ({err})",
-                    verify.error_string()
-                );
-            }
+            let message = tls_handshake_line(err, mid.ssl().verify_result(), host);
             if err.io_error().is_some() && err.ssl_error().is_none() {
                 // A reset or an EOF mid-handshake.
                 let mut e = Error::new(Status::Tls, message);
@@ -540,7 +557,35 @@ fn handshake_error(e: openssl::ssl::HandshakeError<TlsTcp>) -> Error {
 /// record) rather than from the socket, OpenSSL's reason.
 pub fn tls_failure(err: &io::Error) -> Option<String> {
     let ssl = err.get_ref()?.downcast_ref::<openssl::ssl::Error>()?;
-    ssl.ssl_error().map(|stack| stack.to_string())
+    ssl.ssl_error().map(openssl_line)
+}
+
+/// The addresses of `host` (a name or an address literal). A name that
+/// does not resolve is `OSError` "cannot resolve host 'x': <reason>" with
+/// getaddrinfo's (negative) EAI code as errno, as Python's
+/// `socket.gaierror` carries it; EAI_AGAIN is a temporary failure.
+fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
+    match dns_lookup::lookup_host(host) {
+        Ok(ips) => Ok(ips.map(|ip| SocketAddr::new(ip, port)).collect()),
+        Err(e) => {
+            let num = e.error_num();
+            let io: io::Error = e.into();
+            let reason = os_reason(&io);
+            let reason = reason
+                .strip_prefix("failed to lookup address information: ")
+                .unwrap_or(&reason);
+            let mut err = Error::new(
+                Status::Io,
+                format!("cannot resolve host '{host}': {reason}"),
+            );
+            err.errno = Some(if num != 0 {
+                num
+            } else {
+                io.raw_os_error().unwrap_or(0)
+            });
+            Err(err)
+        }
+    }
 }
 
 fn resolve_source(host: &str, port: u16) -> Result<Vec<SocketAddr>> {

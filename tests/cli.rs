@@ -18,6 +18,11 @@ use common::smtp_send::{run_program, smtp_send, smtp_send_with, Run};
 
 /// The same under valgrind, leaks of ours (definite, indirect) being errors.
 fn smtp_send_under_valgrind(args: &[String], stdin: &[u8]) -> Run {
+    run_program(valgrind_command(args), stdin)
+}
+
+/// smtp-send under valgrind, not yet run.
+fn valgrind_command(args: &[String]) -> Command {
     let found = Command::new("valgrind")
         .arg("--version")
         .output()
@@ -36,7 +41,7 @@ fn smtp_send_under_valgrind(args: &[String], stdin: &[u8]) -> Run {
     ])
     .arg(smtp_send())
     .args(args);
-    run_program(cmd, stdin)
+    cmd
 }
 
 /// Turns a mixed list of literals into owned arguments.
@@ -476,9 +481,9 @@ fn usage_errors_exit_23() {
         &["--from", "s@x", "--to", "r@x", "--count", "0"], // bad count
         &["--from", "s@x", "--to", "r@x", "--timeout", "0"],
         &["--from", "s@x", "--to", "r@x", "--ssl", "--starttls"],
-        &["--from", "s@x", "--to", "r@x", "--user", "u"], // no password file
-        &["--from", "s@x", "--to"],                       // missing value
-        &["--from", "s@x", "--to", "r@x", "a", "b"],      // two files
+        &["--from", "s@x", "--to", "r@x", "--password-env", "P"], // no --user
+        &["--from", "s@x", "--to"],                               // missing value
+        &["--from", "s@x", "--to", "r@x", "a", "b"],              // two files
         &[
             "--from",
             "s@x",
@@ -911,7 +916,9 @@ impl TlsServer {
         let acceptor = identity.acceptor.clone();
         let thread = std::thread::spawn(move || {
             let (mut tcp, _) = listener.accept().expect("accept");
-            tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            // Generous: under valgrind on a loaded machine, loading the
+            // system trust store before STARTTLS alone can take seconds.
+            tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
             let mut plain = Vec::new();
             let mut secret = Vec::new();
             if mode == TlsMode::StartTls {
@@ -1236,4 +1243,398 @@ fn a_failed_verification_against_aiosmtpd_has_no_memory_error_or_leak() {
     let run = smtp_send_under_valgrind(&aio_args(&server, &["--starttls"]), AIO_MSG);
     assert_clean(&run, 22);
     assert_verify_failed(&run, &server);
+}
+
+// ---- for scripts: --version, --exit-codes sysexits, address lists, secrets --
+
+#[test]
+fn version_prints_the_programs_and_the_librarys_version() {
+    let run = smtp_send_with(&args(&["--version"]), b"");
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let v = env!("CARGO_PKG_VERSION");
+    assert_eq!(run.stdout, format!("smtp-send {v}\nlibsmtp {v}\n"));
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn help_names_the_options_for_scripts() {
+    let run = smtp_send_with(&args(&["--help"]), b"");
+    assert_eq!(run.status, 0);
+    for option in [
+        "--version",
+        "--exit-codes KIND",
+        "--password-env VAR",
+        "address list",
+        "75 EX_TEMPFAIL",
+        "67 EX_NOUSER",
+        "65 EX_DATAERR",
+        "69 EX_UNAVAILABLE",
+    ] {
+        assert!(run.stdout.contains(option), "{option}: {}", run.stdout);
+    }
+}
+
+/// One transaction against a scripted server whose MAIL, RCPT and DATA
+/// replies are given (None: that command is never reached).
+fn transaction(mail: &str, rcpt: &str, data: Option<&str>, extra: &[&str]) -> Run {
+    let mut steps = esmtp_opening(&[]);
+    steps.extend(reply(mail));
+    if mail.starts_with('2') {
+        steps.extend(reply(rcpt));
+        if let Some(data) = data {
+            steps.extend(reply(data));
+        }
+    }
+    steps.extend(reply("250 reset")); // RSET
+    steps.extend(reply("221 bye")); // QUIT
+    let server = Scripted::start(steps);
+    let mut a = scripted_args(&server, &["r@example.org"]);
+    a.extend(args(extra));
+    let run = smtp_send_with(&a, b"Subject: x\r\n\r\nbody\r\n");
+    drop(server.transcript());
+    run
+}
+
+const SYSEXITS: &[&str] = &["--exit-codes", "sysexits"];
+
+#[test]
+fn sysexits_a_4xx_recipient_refusal_is_75_tempfail() {
+    // msmtp's convention, from sysexits.h: "EX_TEMPFAIL -- temporary
+    // failure, indicating something that is not really an error. [...] a
+    // retry later is possible."
+    let run = transaction("250 ok", "450 4.2.1 mailbox busy", None, SYSEXITS);
+    assert_eq!(run.status, 75, "{}", run.stderr);
+    assert!(run
+        .stderr
+        .contains("smtp-send: SMTPRecipientsRefused: 450 4.2.1 mailbox busy"));
+}
+
+#[test]
+fn sysexits_a_5xx_recipient_refusal_is_67_nouser() {
+    let run = transaction("250 ok", "550 5.1.1 no such user", None, SYSEXITS);
+    assert_eq!(run.status, 67, "{}", run.stderr);
+}
+
+#[test]
+fn sysexits_a_5xx_to_data_is_65_dataerr() {
+    let run = transaction("250 ok", "250 ok", Some("554 5.6.0 bad content"), SYSEXITS);
+    assert_eq!(run.status, 65, "{}", run.stderr);
+}
+
+#[test]
+fn sysexits_a_5xx_to_mail_from_is_69_unavailable_and_a_4xx_is_75() {
+    let run = transaction("553 5.1.8 sender rejected", "", None, SYSEXITS);
+    assert_eq!(run.status, 69, "{}", run.stderr);
+    let run = transaction("451 4.3.0 try later", "", None, SYSEXITS);
+    assert_eq!(run.status, 75, "{}", run.stderr);
+}
+
+#[test]
+fn without_sysexits_the_status_codes_stay_the_contract() {
+    // DESIGN.md: the exit status is libsmtp's status code by default.
+    let run = transaction("250 ok", "450 4.2.1 mailbox busy", None, &[]);
+    assert_eq!(run.status, 5, "{}", run.stderr);
+    let run = transaction(
+        "250 ok",
+        "250 ok",
+        Some("554 5.6.0 bad"),
+        &["--exit-codes=status"],
+    );
+    assert_eq!(run.status, 6, "{}", run.stderr);
+}
+
+#[test]
+fn sysexits_a_greeting_of_421_is_75_and_of_554_is_69() {
+    for (greeting, expected) in [("421 4.3.2 busy", 75), ("554 5.7.1 go away", 69)] {
+        let server = Scripted::start(vec![send(greeting)]);
+        let mut a = scripted_args(&server, &["r@example.org"]);
+        a.extend(args(SYSEXITS));
+        let run = smtp_send_with(&a, b"x");
+        assert_eq!(run.status, expected, "{greeting}: {}", run.stderr);
+        drop(server.transcript());
+    }
+}
+
+#[test]
+fn sysexits_refused_credentials_are_77_noperm() {
+    let mut steps = esmtp_opening(&["AUTH PLAIN"]);
+    steps.extend(reply("535 5.7.8 Authentication credentials invalid"));
+    steps.extend(reply("221 bye"));
+    let server = Scripted::start(steps);
+    let mut a = scripted_args(&server, &["r@example.org"]);
+    a.extend(args(&[
+        "--user",
+        "u",
+        "--password-env",
+        "SMTP_SEND_TEST_PW",
+    ]));
+    a.extend(args(SYSEXITS));
+    let mut cmd = Command::new(smtp_send());
+    cmd.args(&a).env("SMTP_SEND_TEST_PW", "wrong");
+    let run = run_program(cmd, b"x");
+    assert_eq!(run.status, 77, "{}", run.stderr);
+    drop(server.transcript());
+}
+
+#[test]
+fn sysexits_usage_errors_are_64_even_before_the_option() {
+    for case in [
+        &["--bogus", "--exit-codes", "sysexits"][..],
+        &["--exit-codes=sysexits", "--from", "s@x"],
+    ] {
+        let run = smtp_send_with(&args(case), b"");
+        assert_eq!(run.status, 64, "{case:?}: {}", run.stderr);
+    }
+    let run = smtp_send_with(&args(&["--exit-codes", "posix", "--from", "s@x"]), b"");
+    assert_eq!(run.status, 23, "{}", run.stderr);
+    assert!(run.stderr.contains("--exit-codes"), "{}", run.stderr);
+}
+
+#[test]
+fn a_refused_connection_is_told_from_an_unknown_host() {
+    // A refused connection: nobody listens on the port; 75 under sysexits
+    // (retry later). An unknown host: 68 EX_NOHOST. glibc refuses a name
+    // with an empty label without asking a name server, so this does not
+    // depend on DNS.
+    let port = common::free_port();
+    let mut a = at(port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    let run = smtp_send_with(&a, b"x");
+    assert_eq!(run.status, 20, "{}", run.stderr);
+    assert_eq!(
+        run.stderr_lines(),
+        [format!(
+            "smtp-send: OSError: connection refused by 127.0.0.1 port {port}"
+        )]
+    );
+    a.extend(args(SYSEXITS));
+    assert_eq!(smtp_send_with(&a, b"x").status, 75);
+
+    let mut a = args(&["--host", "nohost..invalid"]);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    let run = smtp_send_with(&a, b"x");
+    assert_eq!(run.status, 20, "{}", run.stderr);
+    let lines = run.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with("smtp-send: OSError: cannot resolve host 'nohost..invalid': "),
+        "{}",
+        run.stderr
+    );
+    a.extend(args(SYSEXITS));
+    assert_eq!(smtp_send_with(&a, b"x").status, 68);
+}
+
+#[test]
+fn to_with_commas_is_an_rfc_5322_address_list() {
+    // RFC 5322 §3.4: address-list = (address *("," address)); a comma in a
+    // quoted display name separates nothing.
+    let sink = SmtpSink::start(&[]);
+    let mut a = at(sink.port);
+    a.extend(args(&[
+        "--from",
+        "s@example.org",
+        "--to",
+        "\"Doe, John\" <j@example.org>, b@example.net (Bee, B.)",
+        "--to",
+        "c@example.com",
+    ]));
+    let run = smtp_send_with(&a, b"Subject: list\r\n\r\nbody\r\n");
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(
+        sink.dumps(1)[0].rcpts,
+        ["<j@example.org>", "<b@example.net>", "<c@example.com>"]
+    );
+}
+
+#[test]
+fn to_with_commas_and_no_address_is_a_usage_error() {
+    let a = args(&["--from", "s@example.org", "--to", " , "]);
+    let run = smtp_send_with(&a, b"x");
+    assert_eq!(run.status, 23, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("smtp-send: --to holds no address"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A server that takes AUTH PLAIN with an initial response, then a message.
+fn auth_plain_server() -> Scripted {
+    let mut steps = esmtp_opening(&["AUTH PLAIN"]);
+    steps.extend(reply("235 2.7.0 Authentication successful"));
+    steps.extend(accepted_message());
+    steps.extend(reply("221 bye"));
+    Scripted::start(steps)
+}
+
+#[test]
+fn password_env_reads_the_password_from_the_named_variable() {
+    let server = auth_plain_server();
+    let mut a = scripted_args(&server, &["r@example.org"]);
+    a.extend(args(&[
+        "--user",
+        "u",
+        "--password-env",
+        "SMTP_SEND_TEST_PW",
+    ]));
+    let mut cmd = Command::new(smtp_send());
+    cmd.args(&a).env("SMTP_SEND_TEST_PW", "s3cret-pw");
+    let run = run_program(cmd, b"Subject: x\r\n\r\nbody\r\n");
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    // base64("\0u\0s3cret-pw")
+    assert!(server
+        .transcript()
+        .contains("AUTH PLAIN AHUAczNjcmV0LXB3\r\n"));
+}
+
+#[test]
+fn password_env_naming_an_unset_variable_is_a_usage_error() {
+    let mut a = envelope("s@example.org", &["r@example.org"]);
+    a.extend(args(&[
+        "--user",
+        "u",
+        "--password-env",
+        "SMTP_SEND_TEST_UNSET",
+    ]));
+    let mut cmd = Command::new(smtp_send());
+    cmd.args(&a).env_remove("SMTP_SEND_TEST_UNSET");
+    let run = run_program(cmd, b"x");
+    assert_eq!(run.status, 23, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(
+            "smtp-send: --password-env names an unset environment variable: SMTP_SEND_TEST_UNSET"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn user_without_a_password_and_without_a_terminal_is_a_usage_error() {
+    // setsid: a new session, without a controlling terminal to ask on.
+    let mut a = envelope("s@example.org", &["r@example.org"]);
+    a.extend(args(&["--user", "u"]));
+    let mut cmd = Command::new("setsid");
+    cmd.arg("-w").arg(smtp_send()).args(&a);
+    let run = run_program(cmd, b"x");
+    assert_eq!(run.status, 23, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("smtp-send: --user needs --password-file, --password-env, or a terminal"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn user_without_a_password_asks_on_the_terminal_without_echo() {
+    // util-linux's script(1) runs smtp-send on a pseudo-terminal: the
+    // prompt appears there, the password typed is not echoed back.
+    let server = auth_plain_server();
+    let dir = tempfile::tempdir().unwrap();
+    let msg = dir.path().join("msg.eml");
+    std::fs::write(&msg, b"Subject: x\r\n\r\nbody\r\n").unwrap();
+    let mut a = scripted_args(&server, &["r@example.org"]);
+    a.extend(args(&["--user", "u"]));
+    a.push(msg.display().to_string());
+    let command_line = std::iter::once(smtp_send().display().to_string())
+        .chain(a.iter().cloned())
+        .map(|w| format!("'{w}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &command_line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script not found: install Debian's bsdutils package");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    // Read the terminal's output until the prompt, then type.
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        loop {
+            match std::io::Read::read(&mut stdout, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !String::from_utf8_lossy(&seen).contains("Password for u: ") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => seen.extend(chunk),
+            Err(_) => panic!("no prompt: {:?}", String::from_utf8_lossy(&seen)),
+        }
+    }
+    stdin.write_all(b"s3cret-pw\n").unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    seen.extend(rx.try_iter().flatten());
+    let shown = String::from_utf8_lossy(&seen);
+    assert_eq!(status.code(), Some(0), "{shown}");
+    assert!(!shown.contains("s3cret-pw"), "echoed: {shown:?}");
+    assert!(server
+        .transcript()
+        .contains("AUTH PLAIN AHUAczNjcmV0LXB3\r\n"));
+}
+
+#[test]
+fn control_characters_from_the_server_are_escaped() {
+    // A reply may carry terminal escape sequences (colours, a window title,
+    // a C1 CSI); smtp-send must not pass them to the user's terminal.
+    let mut steps = esmtp_opening(&[]);
+    steps.extend(reply("250 ok")); // MAIL
+    steps.extend(reply(
+        "550 5.1.1 \x1b[31mred\x1b]0;title\x07 caf\u{e9} \u{9b}2J tab\there",
+    ));
+    steps.push(Step::Line); // RCPT two
+    steps.push(Step::Send(b"553 5.1.3 raw \xff\\ byte\r\n".to_vec()));
+    steps.extend(reply("250 reset")); // RSET
+    steps.extend(reply("221 bye")); // QUIT
+    let server = Scripted::start(steps);
+    let a = scripted_args(&server, &["one@example.org", "two@example.org"]);
+    let run = smtp_send_with(&a, b"x");
+    assert_eq!(run.status, 5, "{}", run.stderr);
+    assert_eq!(
+        run.stderr_lines(),
+        [
+            "refused: one@example.org 550 5.1.1 \\x1b[31mred\\x1b]0;title\\x07 caf\u{e9} \\xc2\\x9b2J tab\\x09here",
+            "refused: two@example.org 553 5.1.3 raw \\xff\\\\ byte",
+            "smtp-send: SMTPRecipientsRefused: 553 5.1.3 raw \\xff\\\\ byte",
+        ]
+    );
+    assert!(!run.stderr.bytes().any(|b| b < 0x20 && b != b'\n'));
+    drop(server.transcript());
+}
+
+#[test]
+fn an_address_list_and_a_password_from_the_environment_leak_nothing() {
+    let server = auth_plain_server();
+    let mut a = at(server.port);
+    a.extend(args(&[
+        "--from",
+        "s@example.org",
+        "--to",
+        "\"Doe, John\" <r@example.org>",
+        "--user",
+        "u",
+        "--password-env",
+        "SMTP_SEND_TEST_PW",
+    ]));
+    let mut cmd = valgrind_command(&a);
+    cmd.env("SMTP_SEND_TEST_PW", "s3cret-pw");
+    let run = run_program(cmd, b"Subject: x\r\n\r\nbody\r\n");
+    assert_clean(&run, 0);
+    assert!(server.transcript().contains("RCPT TO:<r@example.org>\r\n"));
 }

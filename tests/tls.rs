@@ -539,9 +539,84 @@ fn c_api_verification_failure_is_smtp_err_tls_with_openssl_reason() {
     assert_eq!(smtp_error_code(h), SMTP_ERR_TLS);
     // SAFETY: borrowed from the live handle until the next call.
     let message = unsafe { text(smtp_error_message(h)) }.unwrap_or_default();
-    assert!(message.contains("certificate verify failed"), "{message}");
+    // One readable line, not OpenSSL's error stack.
+    assert!(
+        message.starts_with("certificate verify failed: ")
+            && message.ends_with(" (host localhost)"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("error:") && !message.contains('\n'),
+        "{message}"
+    );
     smtp_free(h);
     assert_no_transaction(&server);
+}
+
+/// The handle's error message and errno.
+fn c_error(h: *mut smtp::capi::smtp_handle) -> (String, i32) {
+    use smtp::capi::*;
+    // SAFETY: borrowed from the live handle until the next call.
+    let message = unsafe { text(smtp_error_message(h)) }.unwrap_or_default();
+    (message, smtp_error_errno(h))
+}
+
+#[test]
+fn c_api_path_setters_check_their_file_at_once_and_keep_the_previous_setting() {
+    // The issue: smtp_set_tls_cafile(h, "/nonexistent.pem") returned OK and
+    // the fault appeared only at STARTTLS.
+    use smtp::capi::*;
+    let server = good_starttls_server();
+    let host = cstr("localhost");
+    let ca = cstr(certs().ca.to_str().unwrap());
+    let missing = cstr("/nonexistent/ca.pem");
+    let h = smtp_new();
+    assert_eq!(smtp_set_tls_cafile(h, ca.as_ptr()), SMTP_OK);
+    assert_eq!(smtp_set_tls_cafile(h, missing.as_ptr()), SMTP_ERR_TLS);
+    assert_eq!(
+        c_error(h),
+        (
+            "cannot read CA file /nonexistent/ca.pem: No such file or directory".to_string(),
+            libc::ENOENT
+        )
+    );
+    assert_eq!(smtp_set_tls_cadir(h, missing.as_ptr()), SMTP_ERR_TLS);
+    assert_eq!(
+        c_error(h).0,
+        "cannot read CA directory /nonexistent/ca.pem: No such file or directory"
+    );
+    assert_eq!(
+        smtp_set_tls_client_cert(h, missing.as_ptr(), std::ptr::null()),
+        SMTP_ERR_TLS
+    );
+    assert_eq!(
+        c_error(h).0,
+        "cannot read client certificate /nonexistent/ca.pem: No such file or directory"
+    );
+    // The good CA file set first is still the one used.
+    assert_eq!(smtp_connect(h, host.as_ptr(), server.port.into()), SMTP_OK);
+    assert_eq!(smtp_starttls(h), SMTP_OK, "{}", c_error(h).0);
+    assert_eq!(smtp_quit(h), SMTP_OK);
+    smtp_free(h);
+}
+
+#[test]
+fn c_api_a_ca_file_without_certificates_is_refused_in_one_line() {
+    use smtp::capi::*;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.pem");
+    std::fs::write(&path, "no certificate here\n").unwrap();
+    let p = cstr(path.to_str().unwrap());
+    let h = smtp_new();
+    assert_eq!(smtp_set_tls_cafile(h, p.as_ptr()), SMTP_ERR_TLS);
+    let (message, _) = c_error(h);
+    let prefix = format!("cannot load CA file {}: ", path.display());
+    assert!(message.starts_with(&prefix), "{message}");
+    assert!(
+        !message.contains("error:") && !message.contains('\n'),
+        "{message}"
+    );
+    smtp_free(h);
 }
 
 #[test]

@@ -189,6 +189,8 @@ pub type smtp_auth_callback = Option<
 /// to the callback untouched and is not kept after the call. The callback
 /// must not throw or unwind into libsmtp (the process would abort: see
 /// `smtp_auth_callback`).
+///
+/// `mechanism` is read during the call only.
 #[no_mangle]
 pub extern "C" fn smtp_auth(
     h: *mut smtp_handle,

@@ -9,6 +9,8 @@ use super::{bytes, cstr, envelope, opt_cstr, options, run, smtp_status, str_arra
 
 /// HELO (smtplib `helo()`); `name` NULL or "" means the local hostname.
 /// The reply text is kept as `smtp_helo_resp`.
+///
+/// `name` is read during the call only and not kept.
 #[no_mangle]
 pub extern "C" fn smtp_helo(h: *mut smtp_handle, name: *const c_char) -> smtp_status {
     run(h, |c| {
@@ -21,6 +23,8 @@ pub extern "C" fn smtp_helo(h: *mut smtp_handle, name: *const c_char) -> smtp_st
 /// EHLO, or LHLO for LMTP (smtplib `ehlo()`); `name` NULL or "" means the
 /// local hostname. On 250 the extensions are parsed (`smtp_has_extn`);
 /// other replies are returned as they are, with SMTP_OK.
+///
+/// `name` is read during the call only and not kept.
 #[no_mangle]
 pub extern "C" fn smtp_ehlo(h: *mut smtp_handle, name: *const c_char) -> smtp_status {
     run(h, |c| {
@@ -40,6 +44,8 @@ pub extern "C" fn smtp_ehlo_or_helo_if_needed(h: *mut smtp_handle) -> smtp_statu
 /// Sends `cmd`, a space and `args` (NULL or "" for none), and reads the
 /// reply (smtplib `docmd()`). SMTP_ERR_INVALID, with nothing sent, when
 /// either contains CR, LF or NUL.
+///
+/// `cmd` and `args` are read during the call only and not kept.
 #[no_mangle]
 pub extern "C" fn smtp_docmd(
     h: *mut smtp_handle,
@@ -91,6 +97,8 @@ pub extern "C" fn smtp_rset(h: *mut smtp_handle) -> smtp_status {
 }
 
 /// VRFY with the bare address (smtplib `verify()`).
+///
+/// `address` is read during the call only and not kept.
 #[no_mangle]
 pub extern "C" fn smtp_verify(h: *mut smtp_handle, address: *const c_char) -> smtp_status {
     run(h, |c| {
@@ -101,6 +109,8 @@ pub extern "C" fn smtp_verify(h: *mut smtp_handle, address: *const c_char) -> sm
 }
 
 /// EXPN with the bare address (smtplib `expn()`).
+///
+/// `address` is read during the call only and not kept.
 #[no_mangle]
 pub extern "C" fn smtp_expn(h: *mut smtp_handle, address: *const c_char) -> smtp_status {
     run(h, |c| {
@@ -112,6 +122,8 @@ pub extern "C" fn smtp_expn(h: *mut smtp_handle, address: *const c_char) -> smtp
 
 /// HELP with an optional argument (smtplib `help()`); the text is
 /// `smtp_reply_text`.
+///
+/// `args` (NULL for none) is read during the call only and not kept.
 #[no_mangle]
 pub extern "C" fn smtp_help(h: *mut smtp_handle, args: *const c_char) -> smtp_status {
     run(h, |c| {
@@ -125,6 +137,8 @@ pub extern "C" fn smtp_help(h: *mut smtp_handle, args: *const c_char) -> smtp_st
 /// sent only to an ESMTP server. "SMTPUTF8" among them needs the extension
 /// (SMTP_ERR_NOT_SUPPORTED otherwise). `options` may be NULL when `n_options`
 /// is 0.
+///
+/// `sender` and `options` are read during the call only and not kept.
 #[no_mangle]
 pub extern "C" fn smtp_mail(
     h: *mut smtp_handle,
@@ -145,6 +159,9 @@ pub extern "C" fn smtp_mail(
 }
 
 /// RCPT TO:<recipient> with options (smtplib `rcpt()`).
+///
+/// `recipient` and `options` (NULL when `n_options` is 0) are read during the
+/// call only and not kept.
 #[no_mangle]
 pub extern "C" fn smtp_rcpt(
     h: *mut smtp_handle,
@@ -168,6 +185,8 @@ pub extern "C" fn smtp_rcpt(
 /// answered with 354; otherwise the reply to the end of data. The message
 /// is sent with every line ending made CRLF (bare CR and LF included) and
 /// dot-stuffed; `msg` may be NULL when `len` is 0.
+///
+/// `msg` is read during the call only and not kept.
 #[no_mangle]
 pub extern "C" fn smtp_data(h: *mut smtp_handle, msg: *const u8, len: usize) -> smtp_status {
     run(h, |c| {
@@ -191,6 +210,9 @@ pub extern "C" fn smtp_data(h: *mut smtp_handle, msg: *const u8, len: usize) -> 
 /// sent after a refusal, except after a 421, which closes the connection.
 /// For LMTP, each accepted recipient's result is its own reply to the end
 /// of data. Option arrays may be NULL when their count is 0.
+///
+/// `from`, `to`, `msg` and the option arrays are read during the call only and
+/// not kept (the addresses in the per-recipient results are copies).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn smtp_sendmail(

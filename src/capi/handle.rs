@@ -19,6 +19,8 @@ pub struct smtp_handle {
     pub(super) client: Client,
     pub(super) last: Option<Error>,
     pub(super) view: View,
+    /// What the last `smtp_parse_address_list` lent out.
+    pub(super) addresses: Vec<CString>,
 }
 
 /// The C strings a handle lends out; rebuilt after each call that changes
@@ -48,6 +50,7 @@ impl smtp_handle {
             client: Client::new(kind),
             last: None,
             view: View::default(),
+            addresses: Vec::new(),
         };
         h.refresh();
         h
@@ -81,7 +84,7 @@ impl smtp_handle {
         }
         match &self.last {
             Some(e) => {
-                v.error_message = to_cstring(e.to_string().as_bytes());
+                v.error_message = to_cstring(e.detail().as_bytes());
                 v.error_text = e.code.map(|_| to_cstring(&e.text));
                 v.error_sender = e.sender.as_deref().map(|s| to_cstring(s.as_bytes()));
                 v.error_enhanced = enhanced_cstring(e.enhanced_code());
@@ -180,6 +183,9 @@ fn open(kind: Kind, host: *const c_char, port: c_uint, out: *mut *mut smtp_handl
 /// `smtp_error_code`/`smtp_error_message` can be read; free it with
 /// `smtp_free` in both cases. Returns SMTP_ERR_CONNECT (and closes) when
 /// the greeting is not 220.
+///
+/// `host` is copied; `out` must point to writable storage for one handle
+/// pointer.
 #[no_mangle]
 pub extern "C" fn smtp_open(
     host: *const c_char,
@@ -192,6 +198,8 @@ pub extern "C" fn smtp_open(
 /// As `smtp_open`, over implicit TLS (smtplib `SMTP_SSL`); port 0 means 465.
 /// The certificate is verified as `smtp_set_tls_verify` describes; to change
 /// TLS settings first, use `smtp_new_ssl` and `smtp_connect`.
+///
+/// `host` is copied; `out` as for `smtp_open`.
 #[no_mangle]
 pub extern "C" fn smtp_open_ssl(
     host: *const c_char,
@@ -203,6 +211,8 @@ pub extern "C" fn smtp_open_ssl(
 
 /// As `smtp_open`, speaking LMTP (smtplib `LMTP`); port 0 means 2003, and a
 /// host starting with "/" is the path of a Unix socket.
+///
+/// `host` is copied; `out` as for `smtp_open`.
 #[no_mangle]
 pub extern "C" fn smtp_open_lmtp(
     host: *const c_char,
@@ -217,6 +227,9 @@ pub extern "C" fn smtp_open_lmtp(
 /// "localhost"; "host:port" is split when `port` is 0; port 0 means the
 /// kind's default. A greeting other than 220 gives SMTP_ERR_CONNECT and
 /// closes the connection.
+///
+/// `host` is copied (kept for TLS verification and SNI); the caller's memory
+/// need not outlive the call.
 #[no_mangle]
 pub extern "C" fn smtp_connect(
     h: *mut smtp_handle,
@@ -291,6 +304,7 @@ pub type smtp_debug_callback =
 /// not even a getter. `userdata` must stay valid until the callback is
 /// replaced or the handle freed. The callback must not throw or unwind
 /// into libsmtp (the process would abort: see `smtp_debug_callback`).
+/// libsmtp never dereferences `userdata`.
 #[no_mangle]
 pub extern "C" fn smtp_set_debug_callback(
     h: *mut smtp_handle,
@@ -328,6 +342,8 @@ unsafe impl Send for UserData {}
 
 /// Sets the name sent in HELO/EHLO/LHLO (smtplib `local_hostname`). It
 /// must be one word without CR, LF or NUL.
+///
+/// `name` is copied; the caller's memory need not outlive the call.
 #[no_mangle]
 pub extern "C" fn smtp_set_local_hostname(h: *mut smtp_handle, name: *const c_char) -> smtp_status {
     run(h, |c| {
@@ -377,6 +393,8 @@ pub extern "C" fn smtp_timeout(h: *const smtp_handle) -> f64 {
 /// Binds later connections to this source address and port (smtplib
 /// `source_address`); an empty or NULL host and port 0 mean the system's
 /// choice.
+///
+/// `host` is copied; the caller's memory need not outlive the call.
 #[no_mangle]
 pub extern "C" fn smtp_set_source_address(
     h: *mut smtp_handle,
@@ -452,27 +470,42 @@ pub extern "C" fn smtp_set_tls_verify(h: *mut smtp_handle, verify: c_int) -> smt
 }
 
 /// Adds the PEM trust anchors in `path` (NULL removes a file set before).
+/// The file is checked at once: missing, unreadable, a directory, or
+/// without a PEM certificate gives SMTP_ERR_TLS with one sentence naming
+/// the file and the reason (`smtp_error_errno` the OS error, when one),
+/// nothing sent, and the previous setting kept.
+///
+/// `path` is copied; the caller's memory need not outlive the call.
 #[no_mangle]
 pub extern "C" fn smtp_set_tls_cafile(h: *mut smtp_handle, path: *const c_char) -> smtp_status {
     run(h, |c| {
         // SAFETY: NULL or a C string by contract.
-        c.tls_config().ca_file = unsafe { opt_cstr(path, "path") }?.map(Into::into);
-        Ok(())
+        let path = unsafe { opt_cstr(path, "path") }?;
+        c.set_tls_ca_file(path)
     })
 }
 
-/// Adds a hashed directory of trust anchors (NULL removes it).
+/// Adds a hashed directory of trust anchors (NULL removes it). Checked at
+/// once: a path that is not a directory that can be listed gives
+/// SMTP_ERR_TLS naming it and the OS reason; the previous setting is kept.
+///
+/// `path` is copied; the caller's memory need not outlive the call.
 #[no_mangle]
 pub extern "C" fn smtp_set_tls_cadir(h: *mut smtp_handle, path: *const c_char) -> smtp_status {
     run(h, |c| {
         // SAFETY: NULL or a C string by contract.
-        c.tls_config().ca_dir = unsafe { opt_cstr(path, "path") }?.map(Into::into);
-        Ok(())
+        let path = unsafe { opt_cstr(path, "path") }?;
+        c.set_tls_ca_dir(path)
     })
 }
 
 /// Presents a client certificate: PEM chain in `cert`, PEM key in `key`
-/// (NULL: the key is in `cert`). NULL `cert` removes it.
+/// (NULL: the key is in `cert`). NULL `cert` removes it. Both files are
+/// checked at once: missing or unreadable, no certificate, or a key that
+/// does not match gives SMTP_ERR_TLS naming the file and the reason; the
+/// previous setting is kept.
+///
+/// `cert` and `key` are copied; the caller's memory need not outlive the call.
 #[no_mangle]
 pub extern "C" fn smtp_set_tls_client_cert(
     h: *mut smtp_handle,
@@ -482,10 +515,7 @@ pub extern "C" fn smtp_set_tls_client_cert(
     run(h, |c| {
         // SAFETY: NULL or C strings by contract.
         let (cert, key) = unsafe { (opt_cstr(cert, "cert")?, opt_cstr(key, "key")?) };
-        let cfg = c.tls_config();
-        cfg.cert_file = cert.map(Into::into);
-        cfg.key_file = key.map(Into::into);
-        Ok(())
+        c.set_tls_client_cert(cert, key)
     })
 }
 
@@ -507,6 +537,8 @@ pub extern "C" fn smtp_set_tls_min_version(h: *mut smtp_handle, version: c_int) 
 
 /// The name to verify and send as SNI instead of the host connected to
 /// (for connecting by address); NULL goes back to the host.
+///
+/// `name` is copied; the caller's memory need not outlive the call.
 #[no_mangle]
 pub extern "C" fn smtp_set_tls_server_name(
     h: *mut smtp_handle,

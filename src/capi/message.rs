@@ -1,9 +1,14 @@
-//! smtplib's send_message(): the envelope taken from the message's headers.
+//! smtplib's send_message(): the envelope taken from the message's headers;
+//! and the address-list reading it uses, for callers splitting a list.
 
 use std::ffi::c_char;
 
 use super::handle::smtp_handle;
-use super::{bytes, opt_cstr, options, run, smtp_status, str_array};
+use super::{
+    bytes, cstr, guard, opt_cstr, options, run, smtp_status, str_array, to_cstring,
+    SMTP_ERR_INTERNAL, SMTP_OK,
+};
+use crate::error::Error;
 
 /// Sends one message whose envelope comes from its own headers (smtplib
 /// `send_message()`), then as `smtp_sendmail`.
@@ -67,5 +72,68 @@ pub extern "C" fn smtp_send_message(
         };
         c.send_message(msg, from, to.as_deref(), &mopts, &ropts)
             .map(drop)
+    })
+}
+
+/// Splits an RFC 5322 address list (RFC 5322 §3.4: "a@x, \"Doe, John\"
+/// <j@y>, Team: c@z;") into its addresses, in order, as
+/// `smtp_send_message` reads To and Cc: commas inside quoted strings,
+/// comments, angle brackets and domain literals separate nothing; display
+/// names and comments are dropped; a group's members count and its name
+/// does not. What cannot be read as a mailbox contributes nothing.
+///
+/// `*n` receives the number of addresses, and the first `min(*n, cap)` of
+/// them are written to `addresses` (NULL allowed when `cap` is 0, to learn
+/// the count). The addresses are borrowed from the handle until the next
+/// call on it that takes a non-const handle (or `smtp_free`); `list` is
+/// read during the call only. SMTP_ERR_INVALID for NULL `list` or `n`, bad
+/// UTF-8, or NULL `addresses` with a non-zero `cap`; `*n` is then not
+/// written.
+#[no_mangle]
+pub extern "C" fn smtp_parse_address_list(
+    h: *mut smtp_handle,
+    list: *const c_char,
+    addresses: *mut *const c_char,
+    cap: usize,
+    n: *mut usize,
+) -> smtp_status {
+    let mut parsed = Vec::new();
+    let status = run(h, |_| {
+        // SAFETY: a C string by contract.
+        let list = unsafe { cstr(list, "list") }?;
+        if n.is_null() {
+            return Err(Error::invalid("n is NULL"));
+        }
+        if addresses.is_null() && cap > 0 {
+            return Err(Error::invalid(format!(
+                "addresses is NULL with a capacity of {cap}"
+            )));
+        }
+        parsed = crate::message::mailbox_addresses(list)
+            .iter()
+            .map(|a| to_cstring(a.as_bytes()))
+            .collect();
+        Ok(())
+    });
+    if status != SMTP_OK {
+        return status;
+    }
+    guard(SMTP_ERR_INTERNAL, || {
+        // SAFETY: `run` succeeded, so `h` is a live handle (the header's
+        // contract), used by this thread only.
+        let h = unsafe { &mut *h };
+        h.addresses = parsed;
+        let shown = cap.min(h.addresses.len());
+        if shown > 0 {
+            // SAFETY: `addresses` has room for `cap` pointers by contract,
+            // and is non-NULL since `cap` > 0 (checked above).
+            let out = unsafe { std::slice::from_raw_parts_mut(addresses, shown) };
+            for (slot, a) in out.iter_mut().zip(&h.addresses) {
+                *slot = a.as_ptr();
+            }
+        }
+        // SAFETY: `n` is non-NULL (checked above) and writable by contract.
+        unsafe { *n = h.addresses.len() };
+        SMTP_OK
     })
 }

@@ -27,9 +27,11 @@ pub extern "C" fn smtp_error_code(h: *const smtp_handle) -> smtp_status {
     })
 }
 
-/// A readable description of the last call's error, "ClassName: text"
-/// ("" after a success). Borrowed from the handle until the next call on
-/// it; never NULL for a non-NULL handle.
+/// A readable description of the last call's error, without the class
+/// name (`smtp_error_name(smtp_error_code(h))` gives it): the reply code
+/// and text for an error reply, else one sentence, e.g. "connection refused
+/// by 127.0.0.1 port 25". "" after a success. Borrowed from the handle until
+/// the next call on it; never NULL for a non-NULL handle.
 #[no_mangle]
 pub extern "C" fn smtp_error_message(h: *const smtp_handle) -> *const c_char {
     view(h).map_or(std::ptr::null(), |h| h.view.error_message.as_ptr())
@@ -60,8 +62,12 @@ pub extern "C" fn smtp_error_sender(h: *const smtp_handle) -> *const c_char {
     view(h).map_or(std::ptr::null(), |h| ptr(h.view.error_sender.as_ref()))
 }
 
-/// The operating system's error number behind the last SMTP_ERR_IO (or
-/// SMTP_ERR_TIMEOUT); 0 when none.
+/// The operating system's error number behind the last SMTP_ERR_IO,
+/// SMTP_ERR_TIMEOUT or SMTP_ERR_TLS (e.g. ECONNREFUSED for a refused
+/// connection, ENOENT for a missing CA file); for a host name that does not
+/// resolve, getaddrinfo's negative EAI_* code (as Python's
+/// `socket.gaierror`; EAI_AGAIN means the name server could not be asked).
+/// 0 when none.
 #[no_mangle]
 pub extern "C" fn smtp_error_errno(h: *const smtp_handle) -> c_int {
     view(h)
@@ -168,6 +174,8 @@ pub extern "C" fn smtp_does_esmtp(h: *const smtp_handle) -> c_int {
 
 /// 1 when the server announced extension `name` (smtplib `has_extn()`; case
 /// is ignored), else 0 (also for NULL or non-UTF-8 `name`).
+///
+/// `name` is read during the call only.
 #[no_mangle]
 pub extern "C" fn smtp_has_extn(h: *const smtp_handle, name: *const c_char) -> c_int {
     guard(0, || {
@@ -183,6 +191,8 @@ pub extern "C" fn smtp_has_extn(h: *const smtp_handle, name: *const c_char) -> c
 /// The parameters of extension `name` (smtplib `esmtp_features[name]`, ""
 /// when it has none), or NULL when not announced. For "auth" the value
 /// starts with a space, as in smtplib. Borrowed until the next call.
+///
+/// `name` is read during the call only.
 #[no_mangle]
 pub extern "C" fn smtp_esmtp_feature(h: *const smtp_handle, name: *const c_char) -> *const c_char {
     guard(std::ptr::null(), || {
@@ -336,6 +346,8 @@ pub extern "C" fn smtp_tls_version(h: *const smtp_handle) -> *const c_char {
 }
 
 /// The negotiated cipher suite, or NULL when not encrypted.
+///
+/// Borrowed until the next call.
 #[no_mangle]
 pub extern "C" fn smtp_tls_cipher(h: *const smtp_handle) -> *const c_char {
     view(h).map_or(std::ptr::null(), |h| {
@@ -345,6 +357,8 @@ pub extern "C" fn smtp_tls_cipher(h: *const smtp_handle) -> *const c_char {
 
 /// The server certificate's subject ("CN=mx.example, O=..."), or NULL when
 /// not encrypted.
+///
+/// Borrowed until the next call.
 #[no_mangle]
 pub extern "C" fn smtp_tls_peer_subject(h: *const smtp_handle) -> *const c_char {
     view(h).map_or(std::ptr::null(), |h| {

@@ -19,6 +19,9 @@ use crate::session::{DsnRet, Outgoing};
 /// one more byte per line), RCPT TO for each recipient, DATA (with
 /// CHUNKING, BDAT chunks follow with the body instead). Errors as
 /// `smtp_sendmail`; after an error no message is in progress.
+///
+/// `from`, `to` and the option arrays are read during this call only and not
+/// kept; they need not live until `smtp_send_end`.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn smtp_send_begin(
@@ -79,6 +82,9 @@ impl Read for BorrowedFd {
 /// constant memory. `fd` is not closed. `size` as in `smtp_send_begin`
 /// (0: unknown). A read error drops the connection (a truncated message
 /// must not be delivered) and gives SMTP_ERR_IO.
+///
+/// `from`, `to` and the option arrays are read during the call only and not
+/// kept.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn smtp_sendmail_fd(
@@ -157,6 +163,10 @@ impl Read for CallbackReader {
 /// nor throw or unwind into libsmtp (the process would abort: see
 /// `smtp_read_callback`).
 /// `size` as in `smtp_send_begin` (0: unknown).
+///
+/// `from`, `to` and the option arrays are read during the call only and not
+/// kept; `userdata` is passed to the callback untouched, must stay valid until
+/// this call returns, and is not kept after it.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn smtp_sendmail_callback(
@@ -212,6 +222,9 @@ pub struct smtp_message {
 /// recipient; otherwise the first failed message's status, whose error is
 /// then the handle's error. Per-recipient results are those of the last
 /// message.
+///
+/// `messages`, everything they point to, and the option arrays are read during
+/// the call only and not kept.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn smtp_sendmail_batch(
@@ -320,6 +333,8 @@ pub extern "C" fn smtp_set_dsn_ret(h: *mut smtp_handle, ret: c_int) -> smtp_stat
 
 /// ENVID= on MAIL (RFC 3461 §4.4), 1 to 100 ASCII characters, sent
 /// xtext-encoded; NULL removes it.
+///
+/// `envid` is copied; the caller's memory need not outlive the call.
 #[no_mangle]
 pub extern "C" fn smtp_set_dsn_envid(h: *mut smtp_handle, envid: *const c_char) -> smtp_status {
     run(h, |c| {

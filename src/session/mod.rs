@@ -18,6 +18,7 @@ use crate::transport::{Connection, ReadError, TlsConfig, TlsContext, TlsInfo};
 mod auth;
 mod debug;
 mod message;
+mod tls_settings;
 mod transaction;
 
 pub use debug::{DebugSink, LineFn};

@@ -39,7 +39,14 @@ type Error struct {
 	Recipients []Refused
 }
 
-func (e *Error) Error() string { return e.Message }
+// Error reads "Class: message", as Python prints an exception; the
+// library's message never repeats the class.
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return e.Class
+	}
+	return e.Class + ": " + e.Message
+}
 
 // Is makes errors.Is follow smtplib's hierarchy: an error is one of the
 // sentinels below when its class is that class or derives from it, e.g.
@@ -53,7 +60,7 @@ func (e *Error) Is(target error) bool {
 }
 
 func sentinel(status int) *Error {
-	return &Error{Status: status, Class: className(status), Code: -1, Message: className(status)}
+	return &Error{Status: status, Class: className(status), Code: -1, Message: ""}
 }
 
 // Sentinels for errors.Is, one per smtplib class.
@@ -79,7 +86,7 @@ func className(status int) string { return C.GoString(C.smtp_error_name(C.int(st
 
 func invalid(msg string) *Error {
 	return &Error{Status: StatusInvalid, Class: className(StatusInvalid), Code: -1,
-		Message: className(StatusInvalid) + ": " + msg}
+		Message: msg}
 }
 
 // lastError reads the handle's last error.

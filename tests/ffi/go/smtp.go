@@ -102,7 +102,7 @@ func (c *Client) do(f func(h *C.smtp_handle) C.smtp_status) error {
 	defer c.mu.Unlock()
 	if c.h == nil {
 		return &Error{Status: StatusServerDisconnected, Class: className(StatusServerDisconnected), Code: -1,
-			Message: "SMTPServerDisconnected: please run connect() first"}
+			Message: "please run connect() first"}
 	}
 	if f(c.h) != C.SMTP_OK {
 		return lastError(c.h)
