@@ -1,4 +1,4 @@
-//! libsmtp from Go and Ruby: runs the Go package's tests (tests/ffi/go,
+//! libsmtp from Go and Ruby: runs the Go package's tests (bindings/go,
 //! cgo over include/smtp.h) and the Ruby module's tests (tests/ffi/ruby,
 //! the ffi gem) against the libsmtp.so that `cargo test` built. A missing
 //! go or ruby fails, naming the Debian package to install.
@@ -34,7 +34,7 @@ fn go_package_tests_pass_against_smtp_sink_and_aiosmtpd() {
     let target = lib.parent().unwrap_or(Path::new("target"));
     let mut cmd = Command::new("go");
     cmd.args(["test", "-count=1", "-v", "./..."])
-        .current_dir(common::repo_root().join("tests/ffi/go"))
+        .current_dir(common::repo_root().join("bindings/go"))
         // Nothing is fetched; the build cache lives under target/.
         .env("GOFLAGS", "-mod=mod")
         .env("GOPROXY", "off")

@@ -11,8 +11,8 @@
 package smtp
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../../target/debug -lsmtp -Wl,-rpath,${SRCDIR}/../../../target/debug
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo LDFLAGS: -L${SRCDIR}/../../target/debug -lsmtp -Wl,-rpath,${SRCDIR}/../../target/debug
 #include <stdlib.h>
 #include "smtp.h"
 */
