@@ -3,6 +3,7 @@ package smtp_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -14,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"libsmtp.example/smtp"
+	"libsmtp.org/smtp"
 )
 
 // The test server and its certificates come from tests/callers.rs, which
@@ -112,13 +113,13 @@ func (s *aiosmtpd) messages(t *testing.T, n int) []received {
 
 func dialTLS(t *testing.T, s *aiosmtpd) *smtp.Client {
 	t.Helper()
-	c, err := smtp.Dial("127.0.0.1", s.port, smtp.WithLocalHostname("client.example"),
+	c, err := smtp.DialContext(context.Background(), addr(s.port), smtp.WithLocalHostname("client.example"),
 		smtp.WithTimeout(10*time.Second), smtp.WithTLSCAFile(mustEnv(t, "LIBSMTP_TEST_CA")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	if err := c.StartTLS(); err != nil {
+	if err := c.StartTLS(nil); err != nil {
 		t.Fatalf("StartTLS: %v", err)
 	}
 	return c

@@ -5,6 +5,11 @@ package smtp
 */
 import "C"
 
+import (
+	"context"
+	"strings"
+)
+
 // Status values, fixed by the C API; each mirrors an smtplib exception.
 const (
 	StatusOK                 = 0
@@ -37,9 +42,24 @@ type Error struct {
 	Message    string
 	Sender     string
 	Recipients []Refused
+
+	// err is what Unwrap gives: the context's error when a context ended
+	// the call, or the error of a Go callback (an Auth, a body reader).
+	err error
 }
 
-func (e *Error) Error() string { return e.Message }
+func (e *Error) Error() string {
+	if e.err != nil && !strings.Contains(e.Message, e.err.Error()) {
+		return e.Message + " (" + e.err.Error() + ")"
+	}
+	return e.Message
+}
+
+// Unwrap gives the cause from Go's side, when there is one: the
+// context's error (so errors.Is(err, context.DeadlineExceeded) holds
+// when a context's deadline ended the call), or the error an Auth or a
+// body reader returned.
+func (e *Error) Unwrap() error { return e.err }
 
 // Is makes errors.Is follow smtplib's hierarchy: an error is one of the
 // sentinels below when its class is that class or derives from it, e.g.
@@ -96,5 +116,30 @@ func lastError(h *C.smtp_handle) *Error {
 	if st == StatusRecipientsRefused {
 		e.Recipients = refusedList(h)
 	}
+	return e
+}
+
+// contextError is the error of a call not made because ctx was done: a
+// TimeoutError for a passed deadline, an OSError otherwise, either one
+// matching ctx.Err() with errors.Is.
+func contextError(err error) *Error {
+	st := StatusIO
+	if err == context.DeadlineExceeded {
+		st = StatusTimeout
+	}
+	return &Error{Status: st, Class: className(st), Code: -1,
+		Message: className(st) + ": " + err.Error(), err: err}
+}
+
+func disconnected() *Error {
+	return &Error{Status: StatusServerDisconnected, Class: className(StatusServerDisconnected), Code: -1,
+		Message: "SMTPServerDisconnected: please run connect() first"}
+}
+
+// callbackError is the handle's error after a Go callback failed, with
+// the callback's error as its cause.
+func callbackError(h *C.smtp_handle, cause error) *Error {
+	e := lastError(h)
+	e.err = cause
 	return e
 }

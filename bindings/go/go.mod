@@ -1,3 +1,3 @@
-module libsmtp.example/smtp
+module libsmtp.org/smtp
 
 go 1.19
