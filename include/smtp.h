@@ -372,6 +372,21 @@ smtp_status smtp_ehlo_or_helo_if_needed(struct smtp_handle *h);
 smtp_status smtp_docmd(struct smtp_handle *h, const char *cmd, const char *args);
 
 /**
+ * Sends `cmd`, a space and `args` (NULL or "" for none) without reading
+ * the reply (smtplib `putcmd()`); read it with `smtp_getreply`.
+ * SMTP_ERR_INVALID, with nothing sent, when either contains CR, LF or NUL.
+ */
+smtp_status smtp_putcmd(struct smtp_handle *h, const char *cmd, const char *args);
+
+/**
+ * Reads one reply from the server (smtplib `getreply()`): SMTP_OK once a
+ * reply arrived, whatever its code; read it with `smtp_reply_code` and
+ * `smtp_reply_text`. A lost, timed-out or garbled connection is an error
+ * and is closed.
+ */
+smtp_status smtp_getreply(struct smtp_handle *h);
+
+/**
  * NOOP (smtplib `noop()`).
  */
 smtp_status smtp_noop(struct smtp_handle *h);
@@ -571,6 +586,15 @@ double smtp_timeout(const struct smtp_handle *h);
  * choice.
  */
 smtp_status smtp_set_source_address(struct smtp_handle *h, const char *host, unsigned int port);
+
+/**
+ * The source address set by `smtp_set_source_address` (smtplib's
+ * `source_address` attribute): writes the host (NULL when none was set, or
+ * when only a port was) and the port (0 when none) and returns SMTP_OK.
+ * Either out-pointer may be NULL. The host is borrowed from the handle
+ * until the next call on it.
+ */
+smtp_status smtp_source_address(struct smtp_handle *h, const char **host, unsigned int *port);
 
 /**
  * Turns certificate verification on (1, the default) or off (0). When on,

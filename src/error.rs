@@ -229,6 +229,13 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.status.name())?;
         match self.code {
+            // The base class carrying a reply (AUTH cancelled after endless
+            // challenges) leads with its reason, as smtplib's message does;
+            // the reply stays in its own fields.
+            Some(code) if self.status == Status::Exception && !self.message.is_empty() => {
+                let text = String::from_utf8_lossy(&self.text);
+                write!(f, "{} (last reply: {code} {text})", self.message)?;
+            }
             Some(code) => {
                 let text = String::from_utf8_lossy(&self.text);
                 write!(f, "{code} {text}")?;

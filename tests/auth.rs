@@ -267,6 +267,18 @@ fn endless_challenges_are_cancelled_after_five() {
     assert_eq!(e.status, Status::Exception);
     assert!(e.message.contains("infinite loop"), "{}", e.message);
     assert_eq!(e.code, Some(501));
+    // smtplib: SMTPException("Server AUTH mechanism infinite loop. ...");
+    // the message leads with the reason, the reply kept in its fields.
+    let shown = e.to_string();
+    let reason = shown.split_once(": ").map_or(shown.as_str(), |(_, r)| r);
+    assert!(
+        reason.starts_with("Server AUTH mechanism infinite loop"),
+        "{shown}"
+    );
+    assert!(
+        shown.ends_with("(last reply: 501 5.7.0 Authentication cancelled)"),
+        "{shown}"
+    );
     let expected = format!(
         "AUTH PLAIN AHVzZXIAcGFzcw==\r\n{}*\r\n",
         "AHVzZXIAcGFzcw==\r\n".repeat(5)

@@ -53,6 +53,31 @@ pub extern "C" fn smtp_docmd(
     })
 }
 
+/// Sends `cmd`, a space and `args` (NULL or "" for none) without reading
+/// the reply (smtplib `putcmd()`); read it with `smtp_getreply`.
+/// SMTP_ERR_INVALID, with nothing sent, when either contains CR, LF or NUL.
+#[no_mangle]
+pub extern "C" fn smtp_putcmd(
+    h: *mut smtp_handle,
+    cmd: *const c_char,
+    args: *const c_char,
+) -> smtp_status {
+    run(h, |c| {
+        // SAFETY: C strings (args may be NULL) by contract.
+        let (cmd, args) = unsafe { (cstr(cmd, "cmd")?, opt_cstr(args, "args")?.unwrap_or("")) };
+        c.putcmd(cmd, args)
+    })
+}
+
+/// Reads one reply from the server (smtplib `getreply()`): SMTP_OK once a
+/// reply arrived, whatever its code; read it with `smtp_reply_code` and
+/// `smtp_reply_text`. A lost, timed-out or garbled connection is an error
+/// and is closed.
+#[no_mangle]
+pub extern "C" fn smtp_getreply(h: *mut smtp_handle) -> smtp_status {
+    run(h, |c| c.getreply().map(drop))
+}
+
 /// NOOP (smtplib `noop()`).
 #[no_mangle]
 pub extern "C" fn smtp_noop(h: *mut smtp_handle) -> smtp_status {

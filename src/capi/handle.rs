@@ -4,8 +4,8 @@ use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 use std::time::Duration;
 
 use super::{
-    cstr, enhanced_cstring, guard, opt_cstr, run, smtp_status, to_cstring, SMTP_ERR_INVALID,
-    SMTP_OK,
+    cstr, enhanced_cstring, guard, opt_cstr, run, smtp_status, to_cstring, SMTP_ERR_INTERNAL,
+    SMTP_ERR_INVALID, SMTP_OK,
 };
 use crate::error::{Error, Result};
 use crate::session::{Client, Kind, LineFn};
@@ -38,6 +38,7 @@ pub(super) struct View {
     pub features: Vec<(CString, CString)>,
     pub recipients: Vec<(CString, c_int, CString, bool)>,
     pub local_hostname: Option<CString>,
+    pub source_host: Option<CString>,
     pub tls: Option<[CString; 3]>,
 }
 
@@ -380,6 +381,42 @@ pub extern "C" fn smtp_set_source_address(
             u16::try_from(port).map_err(|_| Error::invalid(format!("port {port} out of range")))?;
         c.set_source_address(host, port);
         Ok(())
+    })
+}
+
+/// The source address set by `smtp_set_source_address` (smtplib's
+/// `source_address` attribute): writes the host (NULL when none was set, or
+/// when only a port was) and the port (0 when none) and returns SMTP_OK.
+/// Either out-pointer may be NULL. The host is borrowed from the handle
+/// until the next call on it.
+#[no_mangle]
+pub extern "C" fn smtp_source_address(
+    h: *mut smtp_handle,
+    host: *mut *const c_char,
+    port: *mut c_uint,
+) -> smtp_status {
+    // SAFETY: as in `run`.
+    let Some(h) = (unsafe { h.as_mut() }) else {
+        return SMTP_ERR_INVALID;
+    };
+    guard(SMTP_ERR_INTERNAL, || {
+        let (name, number) = h.client.source_address().unwrap_or(("", 0));
+        h.view.source_host = (!name.is_empty()).then(|| to_cstring(name.as_bytes()));
+        let name = h
+            .view
+            .source_host
+            .as_ref()
+            .map_or(std::ptr::null(), |s| s.as_ptr());
+        // SAFETY: each out-pointer is NULL or writable by contract.
+        unsafe {
+            if let Some(out) = host.as_mut() {
+                *out = name;
+            }
+            if let Some(out) = port.as_mut() {
+                *out = c_uint::from(number);
+            }
+        }
+        SMTP_OK
     })
 }
 

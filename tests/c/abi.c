@@ -41,6 +41,9 @@ static void null_handle(void) {
   INVALID(smtp_ehlo(NULL, "client.example"));
   INVALID(smtp_ehlo_or_helo_if_needed(NULL));
   INVALID(smtp_docmd(NULL, "NOOP", NULL));
+  INVALID(smtp_putcmd(NULL, "NOOP", NULL));
+  INVALID(smtp_getreply(NULL));
+  INVALID(smtp_source_address(NULL, NULL, NULL));
   INVALID(smtp_noop(NULL));
   INVALID(smtp_rset(NULL));
   INVALID(smtp_verify(NULL, "a@example.org"));
@@ -136,6 +139,7 @@ static void null_arguments(void) {
   CHECK(h != NULL);
 
   INVALID(smtp_docmd(h, NULL, NULL));
+  INVALID(smtp_putcmd(h, NULL, NULL));
   INVALID(smtp_verify(h, NULL));
   INVALID(smtp_expn(h, NULL));
   INVALID(smtp_mail(h, NULL, NULL, 0));

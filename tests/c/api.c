@@ -127,6 +127,24 @@ static void features(smtp_handle *h) {
   CHECK(saw_pipelining);
 }
 
+/* smtplib's putcmd/getreply pair and the source_address attribute. */
+static void parity(smtp_handle *h) {
+  const char *host = "unset";
+  unsigned port = 1;
+  OK(smtp_putcmd(h, "NOOP", NULL));
+  OK(smtp_getreply(h));
+  CHECK(smtp_reply_code(h) == 250);
+  CHECK(smtp_putcmd(h, "NOOP", "a\r\nRSET") == SMTP_ERR_INVALID);
+  OK(smtp_source_address(h, &host, &port));
+  CHECK(host == NULL && port == 0);
+  OK(smtp_set_source_address(h, "127.0.0.1", 0));
+  OK(smtp_source_address(h, &host, &port));
+  CHECK(host != NULL && strcmp(host, "127.0.0.1") == 0 && port == 0);
+  OK(smtp_set_source_address(h, NULL, 0));
+  OK(smtp_source_address(h, &host, NULL));
+  CHECK(host == NULL);
+}
+
 int main(int argc, char **argv) {
   smtp_handle *h = NULL;
   if (argc != 2) {
@@ -142,6 +160,7 @@ int main(int argc, char **argv) {
   batch(h);
   dsn_and_enhanced_codes(h);
   features(h);
+  parity(h);
   OK(smtp_quit(h));
   smtp_free(h);
   if (failures == 0)
