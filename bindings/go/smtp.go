@@ -604,6 +604,46 @@ func (c *Client) DoCmd(cmd, args string) (code int, text string, err error) {
 	return int(C.smtp_reply_code(c.h)), goString(C.smtp_reply_text(c.h)), nil
 }
 
+// PutCmd sends cmd with args ("" for none) without reading the reply
+// (smtplib putcmd()); read it with GetReply. A CR, LF or NUL in either is
+// ErrInvalid, with nothing sent.
+func (c *Client) PutCmd(cmd, args string) error {
+	return c.do(func(h *C.smtp_handle) C.smtp_status {
+		return withCString(cmd, func(cc *C.char) C.smtp_status {
+			return withCString(args, func(ca *C.char) C.smtp_status { return C.smtp_putcmd(h, cc, ca) })
+		})
+	})
+}
+
+// GetReply reads one reply (smtplib getreply()) and returns it whatever
+// its code; err is set only when no reply could be read (the connection
+// is then closed).
+func (c *Client) GetReply() (code int, text string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.locked(func(h *C.smtp_handle) C.smtp_status { return C.smtp_getreply(h) }); err != nil {
+		return -1, "", err
+	}
+	return int(C.smtp_reply_code(c.h)), goString(C.smtp_reply_text(c.h)), nil
+}
+
+// SourceAddress is the source address connections are bound to
+// (smtplib's source_address, set by Dialer.LocalAddr): host "" when none
+// was set or only a port was, port 0 when none.
+func (c *Client) SourceAddress() (host string, port int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.h == nil {
+		return "", 0
+	}
+	var ch *C.char
+	var cp C.uint
+	if C.smtp_source_address(c.h, &ch, &cp) != C.SMTP_OK {
+		return "", 0
+	}
+	return goString(ch), int(cp)
+}
+
 // validateLine refuses CR, LF and NUL in what goes on a command line.
 func validateLine(line string) error {
 	if strings.ContainsAny(line, "\r\n\x00") {

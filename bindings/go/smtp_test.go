@@ -60,6 +60,16 @@ func startSink(t *testing.T, extra ...string) *sink {
 	return nil
 }
 
+// files lists the messages dumped so far.
+func (s *sink) files(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(s.dir, "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
 // dumps waits for n dumped messages and returns their contents.
 func (s *sink) dumps(t *testing.T, n int) [][]byte {
 	t.Helper()
