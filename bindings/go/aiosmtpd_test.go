@@ -52,12 +52,19 @@ type aiosmtpd struct {
 // aiosmtpd fails the test.
 func startAiosmtpdStartTLS(t *testing.T) *aiosmtpd {
 	t.Helper()
-	s := &aiosmtpd{port: freePort(t), dir: t.TempDir()}
-	cmd := exec.Command("python3", mustEnv(t, "LIBSMTP_TEST_AIOSMTPD"),
-		"--port", strconv.Itoa(s.port), "--outdir", s.dir,
-		"--tls", "starttls", "--require-starttls",
-		"--cert", mustEnv(t, "LIBSMTP_TEST_CERT"), "--key", mustEnv(t, "LIBSMTP_TEST_KEY"),
+	return startAiosmtpd(t, "--tls", "starttls", "--require-starttls",
 		"--auth-user", aioUser, "--auth-password", aioPassword)
+}
+
+// startAiosmtpd starts aiosmtpd with the test certificate and these
+// arguments.
+func startAiosmtpd(t *testing.T, args ...string) *aiosmtpd {
+	t.Helper()
+	s := &aiosmtpd{port: freePort(t), dir: t.TempDir()}
+	args = append([]string{mustEnv(t, "LIBSMTP_TEST_AIOSMTPD"),
+		"--port", strconv.Itoa(s.port), "--outdir", s.dir,
+		"--cert", mustEnv(t, "LIBSMTP_TEST_CERT"), "--key", mustEnv(t, "LIBSMTP_TEST_KEY")}, args...)
+	cmd := exec.Command("python3", args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
