@@ -87,6 +87,149 @@ fn go_package_tests_pass_against_smtp_sink_and_aiosmtpd() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("PASS"));
 }
 
+/// Go's own net/smtp examples (`Example`, `ExamplePlainAuth`,
+/// `ExampleSendMail` from GOROOT's net/smtp/example_test.go), with only
+/// their import path and their server's address changed, in a fresh
+/// module outside the repository whose go.mod requires libsmtp's module
+/// (replaced by this checkout, as README says a user does until the path
+/// is served).
+fn net_smtp_examples(port: u16) -> String {
+    let goroot = common::run_ok(
+        Command::new("go").args(["env", "GOROOT"]),
+        "go env",
+        "golang-go",
+    );
+    let goroot = String::from_utf8_lossy(&goroot.stdout).trim().to_string();
+    let path = Path::new(&goroot).join("src/net/smtp/example_test.go");
+    let original = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}: install Debian's golang-go", path.display()));
+    let adapted = original
+        .replace("\"net/smtp\"", "\"libsmtp.org/smtp\"")
+        .replace("mail.example.com:25", &format!("127.0.0.1:{port}"))
+        .replace("hostname+\":25\"", &format!("hostname+\":{port}\""))
+        .replace("\"mail.example.com\"", "\"127.0.0.1\"");
+    for gone in ["net/smtp\"", ":25\"", "mail.example.com"] {
+        assert!(!adapted.contains(gone), "{gone} left in the examples");
+    }
+    adapted
+}
+
+#[test]
+fn go_net_smtp_examples_build_in_a_separate_module_and_send_through_aiosmtpd() {
+    use common::aiosmtpd::{AioOptions, AioSmtpd, AioTls};
+    let (dir, prefix) = installed_libsmtp();
+    // STARTTLS offered, AUTH after it, for the examples' own credentials.
+    let c = certs();
+    let server = AioSmtpd::start(AioOptions {
+        tls: AioTls::StartTls { require: false },
+        cert: Some(c.good_cert.clone()),
+        key: Some(c.good_key.clone()),
+        auth: Some(("user@example.com".into(), "password".into())),
+        ..AioOptions::default()
+    });
+    let module = dir.path().join("examples");
+    std::fs::create_dir(&module).unwrap();
+    let bindings = common::repo_root().join("bindings/go");
+    std::fs::write(
+        module.join("go.mod"),
+        format!(
+            "module example.test/netsmtp-examples\n\ngo 1.19\n\n\
+             require libsmtp.org/smtp v0.0.0\n\n\
+             replace libsmtp.org/smtp => {}\n",
+            bindings.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        module.join("example_test.go"),
+        net_smtp_examples(server.port),
+    )
+    .unwrap();
+    // Examples without an Output comment are compiled, not run: one test
+    // runs the three.
+    std::fs::write(
+        module.join("run_test.go"),
+        "package smtp_test\n\nimport \"testing\"\n\n\
+         func TestExamples(t *testing.T) { Example(); ExamplePlainAuth(); ExampleSendMail() }\n",
+    )
+    .unwrap();
+    let exe = module.join("examples.test");
+    common::run_ok(
+        go(&prefix, &module, &["test", "-c", "-o"]).arg(&exe),
+        "go test -c in the separate module",
+        "golang-go",
+    );
+
+    // The binary names libsmtp by its soname only: no RUNPATH or RPATH,
+    // and nothing that resolves into the checkout.
+    let root = common::repo_root().display().to_string();
+    let dynamic = String::from_utf8_lossy(
+        &common::run_ok(
+            Command::new("readelf").arg("-d").arg(&exe),
+            "readelf",
+            "binutils",
+        )
+        .stdout,
+    )
+    .into_owned();
+    assert!(
+        dynamic.contains("Shared library: [libsmtp.so.0]"),
+        "{dynamic}"
+    );
+    assert!(
+        !dynamic.contains("RUNPATH") && !dynamic.contains("RPATH") && !dynamic.contains(&root),
+        "{dynamic}"
+    );
+    let ldd = String::from_utf8_lossy(
+        &common::run_ok(
+            Command::new("ldd")
+                .arg(&exe)
+                .env("LD_LIBRARY_PATH", prefix.join("lib")),
+            "ldd",
+            "libc-bin",
+        )
+        .stdout,
+    )
+    .into_owned();
+    let libsmtp = format!(
+        "libsmtp.so.0 => {}",
+        prefix.join("lib/libsmtp.so.0").display()
+    );
+    assert!(ldd.contains(&libsmtp) && !ldd.contains(&root), "{ldd}");
+
+    // As any library outside the loader's path: LD_LIBRARY_PATH; the test
+    // CA as OpenSSL's default trust file, for SendMail's STARTTLS.
+    common::run_ok(
+        Command::new(&exe)
+            .arg("-test.v")
+            .current_dir(&module)
+            .env("LD_LIBRARY_PATH", prefix.join("lib"))
+            .env("SSL_CERT_FILE", &c.ca),
+        "the net/smtp examples",
+        "golang-go",
+    );
+    let got = server.messages(3);
+    let bodies: Vec<String> = got
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.content).into_owned())
+        .collect();
+    assert_eq!(got.len(), 3, "{bodies:?}");
+    assert!(bodies[0].contains("This is the email body"), "{bodies:?}");
+    assert_eq!(got[0].mail_from, "sender@example.org");
+    assert_eq!(got[0].rcpt_tos, ["recipient@example.net"]);
+    assert!(bodies[1].contains("dummy message"), "{bodies:?}");
+    assert_eq!(got[1].mail_from, "gopher@example.net");
+    assert!(
+        bodies[2].contains("Subject: discount Gophers!"),
+        "{bodies:?}"
+    );
+    // The two SendMail examples switched to TLS before AUTH.
+    let commands = server.commands();
+    let auths: Vec<&String> = commands.iter().filter(|l| l.contains("AUTH")).collect();
+    assert_eq!(auths.len(), 2, "{commands:?}");
+    assert!(auths.iter().all(|l| l.starts_with("tls ")), "{commands:?}");
+}
+
 #[test]
 fn ruby_module_tests_pass_against_smtp_sink_and_aiosmtpd() {
     let lib = common::cdylib::lib_dir();
