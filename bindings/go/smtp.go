@@ -81,6 +81,7 @@ type Client struct {
 	tlsName    string        // the name verified in TLS
 	verify     bool          // certificate verification on
 	timeout    time.Duration // the per-operation deadline without a context
+	dialTLS    *tls.Config   // the Dialer's TLSConfig, for StartTLS
 
 	// The envelope recorded by Mail and Rcpt, sent by Data.
 	from    *string
@@ -106,7 +107,9 @@ type Dialer struct {
 	// ImplicitTLS starts TLS before the greeting (smtplib SMTP_SSL, port
 	// 465), configured by TLSConfig as StartTLS would be.
 	ImplicitTLS bool
-	// TLSConfig configures implicit TLS; StartTLS takes its own.
+	// TLSConfig configures every TLS handshake of the connection: implicit
+	// TLS, or StartTLS, whose own config is then applied over it. Its
+	// fields are honoured or refused as StartTLS describes.
 	TLSConfig *tls.Config
 	// CAFile and CADir add PEM trust anchors (a file, or a hashed
 	// directory) to the system store for every TLS handshake of the
@@ -142,7 +145,8 @@ func WithTLSCAFile(path string) Option { return func(d *Dialer) { d.CAFile = pat
 func WithTLSCADir(path string) Option { return func(d *Dialer) { d.CADir = path } }
 
 // WithInsecureSkipVerify turns certificate and host name verification off
-// for every TLS handshake of the connection.
+// for every TLS handshake of the connection (InsecureSkipVerify in
+// Dialer.TLSConfig).
 func WithInsecureSkipVerify() Option {
 	return func(d *Dialer) {
 		cfg := cloneTLS(d.TLSConfig)
@@ -236,6 +240,13 @@ func (d *Dialer) DialContext(ctx context.Context, addr string) (*Client, error) 
 			c.Close()
 			return nil, err
 		}
+	} else if d.TLSConfig != nil {
+		// Checked now, applied by StartTLS.
+		if err := unsupportedTLS(d.TLSConfig); err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.dialTLS = d.TLSConfig
 	}
 	err = c.doCtx(ctx, func(h *C.smtp_handle) C.smtp_status {
 		return withCString(host, func(s *C.char) C.smtp_status { return C.smtp_connect(h, s, C.uint(port)) })
@@ -309,12 +320,6 @@ func (c *Client) configure(d *Dialer) error {
 		}
 		if d.CADir != "" {
 			if st := withCString(d.CADir, func(s *C.char) C.smtp_status { return C.smtp_set_tls_cadir(h, s) }); st != C.SMTP_OK {
-				return st
-			}
-		}
-		if d.TLSConfig != nil && d.TLSConfig.InsecureSkipVerify {
-			c.verify = false
-			if st := C.smtp_set_tls_verify(h, 0); st != C.SMTP_OK {
 				return st
 			}
 		}

@@ -42,6 +42,13 @@ func (c *Client) StartTLS(config *tls.Config) error {
 	if c.h == nil {
 		return disconnected()
 	}
+	if c.dialTLS != nil {
+		cleanup, err := c.applyTLSLocked(c.dialTLS)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+	}
 	cleanup, err := c.applyTLSLocked(config)
 	if err != nil {
 		return err

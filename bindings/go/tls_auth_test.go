@@ -282,3 +282,21 @@ func TestStartTLSTakesAClientCertificate(t *testing.T) {
 		t.Fatalf("a certificate without its key: want ErrInvalid, got %v", err)
 	}
 }
+
+// Dialer.TLSConfig holds for STARTTLS too: checked when dialing, applied
+// by StartTLS.
+func TestDialerTLSConfigAppliesToStartTLS(t *testing.T) {
+	s := startAiosmtpdStartTLS(t)
+	c, err := smtp.DialContext(context.Background(), addr(s.port), smtp.WithInsecureSkipVerify())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.StartTLS(nil); err != nil {
+		t.Fatalf("verification should be off: %v", err)
+	}
+	d := smtp.Dialer{TLSConfig: &tls.Config{RootCAs: x509.NewCertPool()}}
+	if _, err := d.Dial(addr(s.port)); !errors.Is(err, smtp.ErrInvalid) {
+		t.Fatalf("want ErrInvalid when dialing, got %v", err)
+	}
+}
