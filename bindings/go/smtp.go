@@ -41,7 +41,8 @@
 //     would reveal a secret on a connection that is neither TLS nor to
 //     this machine (net/smtp leaves that check to each Auth); opt in with
 //     Dialer.AllowCleartextAuth.
-//   - Every line ending of a message body is sent as CRLF.
+//   - Every line ending of a message body is sent as CRLF, a bare CR
+//     included (net/smtp's writer converts only LF).
 //
 // A Client's methods may be called from several goroutines; they run one
 // at a time. The deadline of each network operation is Dialer.Timeout
