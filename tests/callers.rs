@@ -45,10 +45,13 @@ fn installed_libsmtp() -> (tempfile::TempDir, PathBuf) {
     (dir, prefix)
 }
 
+/// The target folder: this test binary is target/<profile>/deps/NAME.
+/// (.ci/install builds the library itself, so it need not exist yet.)
 fn target_dir() -> PathBuf {
-    common::cdylib::lib_dir()
-        .parent()
-        .unwrap_or(Path::new("target"))
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.ancestors()
+        .nth(3)
+        .expect("target folder above target/<profile>/deps")
         .to_path_buf()
 }
 
