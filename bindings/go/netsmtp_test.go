@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -419,6 +421,36 @@ func TestAnOptionWrittenOutsideThePackage(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d := s.dumps(t, 1)[0]; !bytes.Contains(d, []byte("X-Helo-Args: mine.example")) {
+		t.Fatalf("dump:\n%s", d)
+	}
+}
+
+// smtplib's LMTP: a host starting with "/" is a Unix socket.
+func TestLMTPOverAUnixSocket(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "lmtp.sock")
+	s := &sink{dir: t.TempDir()}
+	cmd := exec.Command(smtpSink, "-u", "root", "-L", "-d", filepath.Join(s.dir, "%Y%m%d%H%M%S."), "unix:"+sock, "64")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start smtp-sink: %v (install Debian's postfix package)", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var c *smtp.Client
+	var err error
+	for i := 0; i < 250; i++ {
+		if c, err = smtp.DialContext(context.Background(), sock, smtp.WithLMTP()); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.SendMail("alice@example.org", []string{"bob@example.net"}, []byte("Subject: unix\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.dumps(t, 1)[0]; !bytes.Contains(d, []byte("Subject: unix")) {
 		t.Fatalf("dump:\n%s", d)
 	}
 }
