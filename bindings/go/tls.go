@@ -25,8 +25,10 @@ import (
 // as SNI; default the host dialed), InsecureSkipVerify, MinVersion (TLS
 // 1.0 to 1.3; default 1.2) and Certificates (one client certificate,
 // written for OpenSSL to a private temporary file removed after the
-// handshake). SessionTicketsDisabled and DynamicRecordSizingDisabled need
-// nothing: libsmtp resumes no session and sizes no records. The fields
+// handshake). SessionTicketsDisabled and DynamicRecordSizingDisabled
+// hold already: libsmtp never resumes a session (each handshake has a
+// fresh OpenSSL context), and OpenSSL always writes full-size records. The
+// fields
 // only a server uses (ClientAuth, ClientCAs, GetCertificate,
 // GetConfigForClient, PreferServerCipherSuites, SessionTicketKey,
 // NameToCertificate) are not read, as crypto/tls does not read them in a
