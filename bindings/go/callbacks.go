@@ -110,3 +110,17 @@ func libsmtpGoRead(userdata unsafe.Pointer, buf *C.uint8_t, capacity C.size_t) (
 		}
 	}
 }
+
+// debugState is where a Client's transcript goes.
+type debugState struct {
+	w io.Writer
+}
+
+//export libsmtpGoDebug
+func libsmtpGoDebug(userdata unsafe.Pointer, line *C.char, n C.size_t) {
+	s := cgo.Handle(uintptr(userdata)).Value().(*debugState)
+	// A panicking writer loses its line, not the process.
+	defer func() { _ = recover() }()
+	b := C.GoBytes(unsafe.Pointer(line), C.int(n))
+	_, _ = s.w.Write(append(b, '\n'))
+}

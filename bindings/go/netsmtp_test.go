@@ -454,3 +454,18 @@ func TestLMTPOverAUnixSocket(t *testing.T) {
 		t.Fatalf("dump:\n%s", d)
 	}
 }
+
+// smtplib set_debuglevel: the transcript, one line a Write.
+func TestDebugWriterGetsTheTranscript(t *testing.T) {
+	s := startSink(t)
+	var transcript bytes.Buffer
+	c := dialSink(t, s, smtp.WithDebug(&transcript, 1))
+	if err := c.Noop(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	got := transcript.String()
+	if !strings.Contains(got, "NOOP") || !strings.Contains(got, "220") || !strings.HasSuffix(got, "\n") {
+		t.Fatalf("transcript:\n%s", got)
+	}
+}

@@ -52,16 +52,27 @@ package smtp
 
 /*
 #cgo pkg-config: smtp
+#include <stdint.h>
 #include <stdlib.h>
 #include "smtp.h"
+
+extern void libsmtpGoDebug(void *userdata, char *line, size_t len);
+
+// The Go transcript callback, its writer passed as an integer (a
+// runtime/cgo.Handle), so that no Go pointer reaches C.
+static smtp_status libsmtp_debug_go(smtp_handle *h, uintptr_t state) {
+	return smtp_set_debug_callback(h, (smtp_debug_callback)libsmtpGoDebug, (void *)state);
+}
 */
 import "C"
 
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"runtime"
+	"runtime/cgo"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,6 +94,7 @@ type Client struct {
 	verify     bool          // certificate verification on
 	timeout    time.Duration // the per-operation deadline without a context
 	dialTLS    *tls.Config   // the Dialer's TLSConfig, for StartTLS
+	debug      cgo.Handle    // the transcript's writer, while set
 
 	// The envelope recorded by Mail and Rcpt, sent by Data.
 	from    *string
@@ -124,6 +136,11 @@ type Dialer struct {
 	// AuthMechanisms restricts the mechanisms Login and LoginOAuth2 try
 	// (e.g. "XOAUTH2"); empty means smtplib's default.
 	AuthMechanisms []string
+	// Debug receives the transcript (smtplib set_debuglevel), one line a
+	// Write ending in "\n": commands and replies, credentials never shown.
+	// DebugLevel 2 adds timestamps (UTC); 0 means 1 when Debug is set.
+	Debug      io.Writer
+	DebugLevel int
 	// DisablePipelining and DisableChunking keep libsmtp from using
 	// PIPELINING and CHUNKING even when the server offers them.
 	DisablePipelining, DisableChunking bool
@@ -170,6 +187,11 @@ func WithLocalAddr(addr string) Option { return func(d *Dialer) { d.LocalAddr = 
 
 // WithAllowCleartextAuth sets Dialer.AllowCleartextAuth.
 func WithAllowCleartextAuth() Option { return func(d *Dialer) { d.AllowCleartextAuth = true } }
+
+// WithDebug sets Dialer.Debug and Dialer.DebugLevel.
+func WithDebug(w io.Writer, level int) Option {
+	return func(d *Dialer) { d.Debug = w; d.DebugLevel = level }
+}
 
 // WithAuthMechanisms sets Dialer.AuthMechanisms.
 func WithAuthMechanisms(mechs ...string) Option {
@@ -336,6 +358,19 @@ func (c *Client) configure(d *Dialer) error {
 			}
 			defer free()
 			if st := C.smtp_set_auth_mechanisms(h, arr, C.size_t(len(d.AuthMechanisms))); st != C.SMTP_OK {
+				return st
+			}
+		}
+		if d.Debug != nil {
+			level := d.DebugLevel
+			if level == 0 {
+				level = 1
+			}
+			c.debug = cgo.NewHandle(&debugState{w: d.Debug})
+			if st := C.libsmtp_debug_go(h, C.uintptr_t(c.debug)); st != C.SMTP_OK {
+				return st
+			}
+			if st := C.smtp_set_debuglevel(h, C.int(level)); st != C.SMTP_OK {
 				return st
 			}
 		}
@@ -544,6 +579,10 @@ func (c *Client) Close() error {
 		C.smtp_free(c.h)
 		c.h = nil
 		runtime.SetFinalizer(c, nil)
+		if c.debug != 0 {
+			c.debug.Delete()
+			c.debug = 0
+		}
 	}
 	return nil
 }

@@ -300,3 +300,23 @@ func TestDialerTLSConfigAppliesToStartTLS(t *testing.T) {
 		t.Fatalf("want ErrInvalid when dialing, got %v", err)
 	}
 }
+
+// The transcript never shows the credentials.
+func TestDebugTranscriptHidesTheCredentials(t *testing.T) {
+	s := startAiosmtpd(t, "--tls", "implicit", "--auth-user", aioUser, "--auth-password", aioPassword)
+	var transcript strings.Builder
+	c := dialCA(t, s, smtp.WithImplicitTLS(nil), smtp.WithDebug(&transcript, 2),
+		smtp.WithAuthMechanisms("PLAIN"))
+	if err := c.Login(aioUser, aioPassword); err != nil {
+		t.Fatal(err)
+	}
+	got := transcript.String()
+	if !strings.Contains(got, "AUTH PLAIN") {
+		t.Fatalf("transcript:\n%s", got)
+	}
+	for _, secret := range []string{aioPassword, base64.StdEncoding.EncodeToString([]byte("\x00" + aioUser + "\x00" + aioPassword))} {
+		if strings.Contains(got, secret) {
+			t.Fatalf("transcript shows the password:\n%s", got)
+		}
+	}
+}
