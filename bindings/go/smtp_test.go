@@ -2,6 +2,7 @@ package smtp_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -11,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"libsmtp.example/smtp"
+	"libsmtp.org/smtp"
 )
 
 const smtpSink = "/usr/sbin/smtp-sink"
@@ -59,6 +60,16 @@ func startSink(t *testing.T, extra ...string) *sink {
 	return nil
 }
 
+// files lists the messages dumped so far.
+func (s *sink) files(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(s.dir, "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
 // dumps waits for n dumped messages and returns their contents.
 func (s *sink) dumps(t *testing.T, n int) [][]byte {
 	t.Helper()
@@ -83,7 +94,7 @@ func (s *sink) dumps(t *testing.T, n int) [][]byte {
 
 func TestSendMailDeliversTheMessage(t *testing.T) {
 	s := startSink(t)
-	c, err := smtp.Dial("127.0.0.1", s.port, smtp.WithLocalHostname("client.example"), smtp.WithTimeout(10*time.Second))
+	c, err := smtp.DialContext(context.Background(), addr(s.port), smtp.WithLocalHostname("client.example"), smtp.WithTimeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +121,7 @@ func TestSendMailDeliversTheMessage(t *testing.T) {
 
 func TestNoopIsAnsweredWith250(t *testing.T) {
 	s := startSink(t)
-	c, err := smtp.Dial("127.0.0.1", s.port)
+	c, err := smtp.Dial(addr(s.port))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +138,7 @@ func TestNoopIsAnsweredWith250(t *testing.T) {
 // with each refused recipient's code and text.
 func TestAllRecipientsRefusedIsARecipientsRefusedError(t *testing.T) {
 	s := startSink(t, "-r", "RCPT")
-	c, err := smtp.Dial("127.0.0.1", s.port)
+	c, err := smtp.Dial(addr(s.port))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +163,7 @@ func TestAllRecipientsRefusedIsARecipientsRefusedError(t *testing.T) {
 
 func TestRefusedSenderCarriesCodeTextAndSender(t *testing.T) {
 	s := startSink(t, "-f", "MAIL")
-	c, err := smtp.Dial("127.0.0.1", s.port)
+	c, err := smtp.Dial(addr(s.port))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +183,7 @@ func TestRefusedSenderCarriesCodeTextAndSender(t *testing.T) {
 
 func TestNothingListeningIsAnIOError(t *testing.T) {
 	port := freePort(t)
-	_, err := smtp.Dial("127.0.0.1", port)
+	_, err := smtp.Dial(addr(port))
 	var e *smtp.Error
 	if !errors.As(err, &e) {
 		t.Fatalf("want *smtp.Error, got %v", err)
@@ -187,7 +198,7 @@ func TestNothingListeningIsAnIOError(t *testing.T) {
 
 func TestLineBreakOrNULInAnAddressIsInvalidAndTheSessionGoesOn(t *testing.T) {
 	s := startSink(t)
-	c, err := smtp.Dial("127.0.0.1", s.port)
+	c, err := smtp.Dial(addr(s.port))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +216,7 @@ func TestLineBreakOrNULInAnAddressIsInvalidAndTheSessionGoesOn(t *testing.T) {
 
 func TestCloseIsIdempotentAndLaterCallsAreDisconnected(t *testing.T) {
 	s := startSink(t)
-	c, err := smtp.Dial("127.0.0.1", s.port)
+	c, err := smtp.Dial(addr(s.port))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,13 +233,13 @@ func TestCloseIsIdempotentAndLaterCallsAreDisconnected(t *testing.T) {
 
 func TestStartTLSWithoutTheExtensionIsNotSupported(t *testing.T) {
 	s := startSink(t)
-	c, err := smtp.Dial("127.0.0.1", s.port)
+	c, err := smtp.Dial(addr(s.port))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	// smtp-sink does not offer STARTTLS unless asked to.
-	if err := c.StartTLS(); !errors.Is(err, smtp.ErrNotSupported) {
+	if err := c.StartTLS(nil); !errors.Is(err, smtp.ErrNotSupported) {
 		t.Fatalf("want SMTPNotSupportedError, got %v", err)
 	}
 }
@@ -238,3 +249,5 @@ func TestVersionIsTheLibrarys(t *testing.T) {
 		t.Fatal("empty version")
 	}
 }
+
+func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }

@@ -5,6 +5,11 @@ package smtp
 */
 import "C"
 
+import (
+	"context"
+	"strings"
+)
+
 // Status values, fixed by the C API; each mirrors an smtplib exception.
 const (
 	StatusOK                 = 0
@@ -37,16 +42,34 @@ type Error struct {
 	Message    string
 	Sender     string
 	Recipients []Refused
+
+	// err is what Unwrap gives: the context's error when a context ended
+	// the call, or the error of a Go callback (an Auth, a body reader).
+	err error
 }
 
 // Error reads "Class: message", as Python prints an exception; the
 // library's message never repeats the class.
 func (e *Error) Error() string {
-	if e.Message == "" {
+	msg := e.Message
+	if e.err != nil && !strings.Contains(msg, e.err.Error()) {
+		if msg == "" {
+			msg = e.err.Error()
+		} else {
+			msg += " (" + e.err.Error() + ")"
+		}
+	}
+	if msg == "" {
 		return e.Class
 	}
-	return e.Class + ": " + e.Message
+	return e.Class + ": " + msg
 }
+
+// Unwrap gives the cause from Go's side, when there is one: the
+// context's error (so errors.Is(err, context.DeadlineExceeded) holds
+// when a context's deadline ended the call), or the error an Auth or a
+// body reader returned.
+func (e *Error) Unwrap() error { return e.err }
 
 // Is makes errors.Is follow smtplib's hierarchy: an error is one of the
 // sentinels below when its class is that class or derives from it, e.g.
@@ -103,5 +126,30 @@ func lastError(h *C.smtp_handle) *Error {
 	if st == StatusRecipientsRefused {
 		e.Recipients = refusedList(h)
 	}
+	return e
+}
+
+// contextError is the error of a call not made because ctx was done: a
+// TimeoutError for a passed deadline, an OSError otherwise, either one
+// matching ctx.Err() with errors.Is.
+func contextError(err error) *Error {
+	st := StatusIO
+	if err == context.DeadlineExceeded {
+		st = StatusTimeout
+	}
+	return &Error{Status: st, Class: className(st), Code: -1,
+		Message: err.Error(), err: err}
+}
+
+func disconnected() *Error {
+	return &Error{Status: StatusServerDisconnected, Class: className(StatusServerDisconnected), Code: -1,
+		Message: "please run connect() first"}
+}
+
+// callbackError is the handle's error after a Go callback failed, with
+// the callback's error as its cause.
+func callbackError(h *C.smtp_handle, cause error) *Error {
+	e := lastError(h)
+	e.err = cause
 	return e
 }

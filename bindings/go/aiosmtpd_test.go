@@ -3,6 +3,7 @@ package smtp_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -14,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"libsmtp.example/smtp"
+	"libsmtp.org/smtp"
 )
 
 // The test server and its certificates come from tests/callers.rs, which
@@ -51,12 +52,19 @@ type aiosmtpd struct {
 // aiosmtpd fails the test.
 func startAiosmtpdStartTLS(t *testing.T) *aiosmtpd {
 	t.Helper()
-	s := &aiosmtpd{port: freePort(t), dir: t.TempDir()}
-	cmd := exec.Command("python3", mustEnv(t, "LIBSMTP_TEST_AIOSMTPD"),
-		"--port", strconv.Itoa(s.port), "--outdir", s.dir,
-		"--tls", "starttls", "--require-starttls",
-		"--cert", mustEnv(t, "LIBSMTP_TEST_CERT"), "--key", mustEnv(t, "LIBSMTP_TEST_KEY"),
+	return startAiosmtpd(t, "--tls", "starttls", "--require-starttls",
 		"--auth-user", aioUser, "--auth-password", aioPassword)
+}
+
+// startAiosmtpd starts aiosmtpd with the test certificate and these
+// arguments.
+func startAiosmtpd(t *testing.T, args ...string) *aiosmtpd {
+	t.Helper()
+	s := &aiosmtpd{port: freePort(t), dir: t.TempDir()}
+	args = append([]string{mustEnv(t, "LIBSMTP_TEST_AIOSMTPD"),
+		"--port", strconv.Itoa(s.port), "--outdir", s.dir,
+		"--cert", mustEnv(t, "LIBSMTP_TEST_CERT"), "--key", mustEnv(t, "LIBSMTP_TEST_KEY")}, args...)
+	cmd := exec.Command("python3", args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -112,13 +120,13 @@ func (s *aiosmtpd) messages(t *testing.T, n int) []received {
 
 func dialTLS(t *testing.T, s *aiosmtpd) *smtp.Client {
 	t.Helper()
-	c, err := smtp.Dial("127.0.0.1", s.port, smtp.WithLocalHostname("client.example"),
+	c, err := smtp.DialContext(context.Background(), addr(s.port), smtp.WithLocalHostname("client.example"),
 		smtp.WithTimeout(10*time.Second), smtp.WithTLSCAFile(mustEnv(t, "LIBSMTP_TEST_CA")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	if err := c.StartTLS(); err != nil {
+	if err := c.StartTLS(nil); err != nil {
 		t.Fatalf("StartTLS: %v", err)
 	}
 	return c

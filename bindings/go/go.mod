@@ -1,0 +1,3 @@
+module libsmtp.org/smtp
+
+go 1.19

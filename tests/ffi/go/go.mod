@@ -1,3 +1,0 @@
-module libsmtp.example/smtp
-
-go 1.19
