@@ -554,9 +554,22 @@ smtp_status smtp_set_local_hostname(struct smtp_handle *h, const char *name);
 const char *smtp_local_hostname(struct smtp_handle *h);
 
 /**
- * Sets the deadline, in seconds, of each connect, read, write and TLS
- * handshake. The default is 60 seconds; zero, negative and NaN are
- * SMTP_ERR_INVALID (smtplib refuses a zero timeout too).
+ * Sets the timeout, in seconds, of each operation. Each operation gets one
+ * deadline, computed when it begins, and every socket wait inside it (TLS
+ * records included) ends by that deadline, so a server dripping bytes or
+ * reading slowly cannot stretch it. The operations: a connect (name
+ * resolution and every address tried, TCP or Unix socket); the greeting;
+ * each command and its reply (each AUTH line and its reply; QUIT and its
+ * reply); the pipelined MAIL, RCPT and DATA of a message and their
+ * replies; the TLS handshake; the whole body of DATA with its end (for the
+ * streaming calls, from smtp_send_begin's DATA to smtp_send_end, the
+ * caller's own time included); the reply (LMTP: the replies) to the end
+ * of data; each BDAT chunk. On a timeout the connection is closed and the
+ * message says which operation timed out after how long ("reading the
+ * reply to DATA timed out after 3.0 s"). The default is 60 seconds; zero,
+ * negative, NaN, infinite and anything above 86400 (one day) are
+ * SMTP_ERR_INVALID and leave the timeout as it was (smtplib refuses a zero
+ * timeout too).
  */
 smtp_status smtp_set_timeout(struct smtp_handle *h, double seconds);
 

@@ -231,12 +231,7 @@ impl Client {
         mail_options: &[&str],
         rcpt_options: &[&str],
     ) -> Result<()> {
-        if self.body.is_some() {
-            return Err(Error::new(
-                Status::Exception,
-                "a message is in progress: end it before starting another",
-            ));
-        }
+        self.refuse_in_body("a new message")?;
         if to.is_empty() {
             return Err(Error::invalid("a message needs at least one recipient"));
         }
@@ -303,6 +298,7 @@ impl Client {
         } else {
             self.envelope_stepwise(from, to, &mail, &rcpts, !bdat)?;
         }
+        self.begin_op("the message body");
         self.body = Some(BodyState {
             enc: if bdat {
                 DataEncoder::for_bdat()
@@ -371,6 +367,10 @@ impl Client {
         if data {
             lines.push(command::build("DATA", "", false)?);
         }
+        if self.deferred.is_none() {
+            self.refuse_unsolicited("before", "MAIL")?;
+        }
+        self.begin_op("the pipelined MAIL, RCPT and DATA");
         for line in &lines {
             self.debug.sent(line);
             self.out.extend_from_slice(line);
@@ -506,6 +506,7 @@ impl Client {
     /// Sends the chunk as "BDAT n [LAST]" and its bytes in one write, then
     /// reads replies when too many are outstanding.
     fn send_bdat(&mut self, body: &mut BodyState, last: bool) -> Result<()> {
+        self.begin_op("BDAT");
         let verb = format!(
             "BDAT {}{}\r\n",
             body.chunk.len(),
@@ -552,6 +553,10 @@ impl Client {
                 let r = self.read_final(&mut body, &mut results, true);
                 self.results = results;
                 r
+            })
+            .and_then(|r| {
+                self.refuse_unsolicited("after the reply to", "the end of data")
+                    .map(|_| r)
             });
         self.smtputf8 = false;
         result
@@ -577,6 +582,7 @@ impl Client {
         results: &mut [RecipientResult],
         rset: bool,
     ) -> Result<Vec<RecipientResult>> {
+        self.begin_op("the end of data");
         // The replies to every BDAT but the LAST one.
         while body.unread > 1 {
             self.read_bdat_reply(body)?;
