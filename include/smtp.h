@@ -249,7 +249,8 @@ typedef struct smtp_message {
 #define SMTP_ERR_INVALID 23
 
 /**
- * A caught panic inside libsmtp; the connection is closed.
+ * A caught panic inside libsmtp; the connection is closed, and the panic's
+ * message is the handle's error message (nothing is printed).
  */
 #define SMTP_ERR_INTERNAL 24
 
