@@ -886,7 +886,9 @@ smtp_status smtp_sendmail_callback(struct smtp_handle *h, const char *from, cons
  * Sends `n` messages over the connection. With PIPELINING the end of each
  * body and the next message's MAIL, RCPT and DATA travel in one write (one
  * round trip a message); without it, one `smtp_sendmail` after another.
- * `statuses` (NULL, or room for `n` values) receives each message's status.
+ * `statuses` (NULL, or room for `n` values) receives each message's status,
+ * on every return: when the arguments are refused (or the handle is NULL)
+ * no message is sent and each status is the call's.
  * Returns SMTP_OK when every message was accepted for at least one
  * recipient; otherwise the first failed message's status, whose error is
  * then the handle's error. Per-recipient results are those of the last

@@ -161,15 +161,15 @@ fn open(kind: Kind, host: *const c_char, port: c_uint, out: *mut *mut smtp_handl
         return SMTP_ERR_INVALID;
     }
     let h = new_handle(kind);
+    // SAFETY: `out` is non-NULL and points to writable storage for one
+    // pointer (the header's contract). Written on every path (NULL when no
+    // handle could be made), so that the error can be read from the handle,
+    // as sqlite3_open does.
+    unsafe { *out = h };
     if h.is_null() {
         return super::SMTP_ERR_INTERNAL;
     }
-    let status = smtp_connect(h, host, port);
-    // SAFETY: `out` is non-NULL and points to writable storage for one
-    // pointer (the header's contract). Written even on failure, so that the
-    // error can be read from the handle, as sqlite3_open does.
-    unsafe { *out = h };
-    status
+    smtp_connect(h, host, port)
 }
 
 /// Creates an SMTP session and connects it (smtplib `SMTP(host, port)`).

@@ -546,6 +546,7 @@ impl Client {
     /// smtplib's ehlo_or_helo_if_needed(): EHLO, then HELO if EHLO was
     /// refused, unless one of them already succeeded this session.
     pub fn ehlo_or_helo_if_needed(&mut self) -> Result<()> {
+        self.refuse_in_body("EHLO")?;
         if self.helo_resp.is_some() || self.ehlo_resp.is_some() {
             return Ok(());
         }
@@ -603,6 +604,7 @@ impl Client {
 
     /// smtplib's quit(): QUIT, then close whatever the outcome.
     pub fn quit(&mut self) -> Result<Reply> {
+        self.refuse_in_body("QUIT")?;
         let result = self.docmd("QUIT", "");
         self.close();
         self.reset_esmtp();
