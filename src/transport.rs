@@ -474,6 +474,15 @@ impl Connection {
         self.op.push_str(op);
     }
 
+    /// Moves the deadline of the operation under way `by` later: the time
+    /// a streamed body's producer (the caller) took between two pieces is
+    /// not the server's to answer for.
+    pub fn pause(&mut self, by: Duration) {
+        if let Some(t) = self.stream.timed() {
+            t.deadline = t.deadline.checked_add(by).unwrap_or(t.deadline);
+        }
+    }
+
     /// The error of the operation under way having timed out while
     /// `reading` (a reply) or writing.
     pub fn timeout_error(&self, reading: bool) -> Error {
@@ -532,6 +541,18 @@ impl Connection {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
             Err(e) => Err(e),
         }
+    }
+
+    /// The first line (at most 80 bytes) of what is buffered and unread,
+    /// control characters escaped, for an error message.
+    pub fn waiting_excerpt(&self) -> String {
+        let waiting = &self.buf[self.start..self.end];
+        let line = waiting.split(|b| *b == b'\n').next().unwrap_or(&[]);
+        line.iter()
+            .take(80)
+            .flat_map(|b| std::ascii::escape_default(*b))
+            .map(char::from)
+            .collect()
     }
 
     /// Changes the timeout of the operations begun from now on.

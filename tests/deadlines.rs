@@ -403,3 +403,30 @@ fn each_command_gets_its_own_deadline() {
         "EHLO client.example\r\nNOOP\r\nNOOP\r\nNOOP\r\n"
     );
 }
+
+#[test]
+fn a_slow_producer_of_a_streamed_body_is_not_the_servers_timeout() {
+    // The body's deadline counts the server's time: the caller may take
+    // longer than the timeout to produce the whole body.
+    let mut steps = up_to_data(Step::Data);
+    steps.push(send("250 2.0.0 queued"));
+    let server = Scripted::start(steps);
+    let mut c = client(Kind::Smtp);
+    c.connect("127.0.0.1", server.port).unwrap();
+    c.begin("a@example.org", &["b@example.org"], None, &[], &[])
+        .unwrap();
+    let start = Instant::now();
+    for i in 0..5 {
+        std::thread::sleep(Duration::from_millis(300));
+        c.write_body(format!("line {i}\r\n").as_bytes()).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(c.end().unwrap().is_empty());
+    assert!(start.elapsed() > T);
+    c.close();
+    let t = server.transcript();
+    assert!(
+        t.ends_with("DATA\r\nline 0\r\nline 1\r\nline 2\r\nline 3\r\nline 4\r\n.\r\n"),
+        "{t:?}"
+    );
+}

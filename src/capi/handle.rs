@@ -350,8 +350,9 @@ pub extern "C" fn smtp_local_hostname(h: *mut smtp_handle) -> *const c_char {
 /// each command and its reply (each AUTH line and its reply; QUIT and its
 /// reply); the pipelined MAIL, RCPT and DATA of a message and their
 /// replies; the TLS handshake; the whole body of DATA with its end (for the
-/// streaming calls, from smtp_send_begin's DATA to smtp_send_end, the
-/// caller's own time included); the reply (LMTP: the replies) to the end
+/// streaming calls, from smtp_send_begin's DATA to smtp_send_end, less the
+/// time the caller, file or callback takes to produce each next piece: only
+/// the server's time is counted); the reply (LMTP: the replies) to the end
 /// of data; each BDAT chunk. On a timeout the connection is closed and the
 /// message says which operation timed out after how long ("reading the
 /// reply to DATA timed out after 3.0 s"). The default is 60 seconds; zero,

@@ -150,7 +150,9 @@ impl Client {
 
     /// Sets the deadline of each operation: each connect, the greeting,
     /// each command and its reply(ies), the TLS handshake, a DATA body
-    /// (all of it, with its end) and the reply to its end, each BDAT chunk.
+    /// (all of it, with its end, less the time the caller takes to produce
+    /// each next piece of a streamed body) and the reply to its end, each
+    /// BDAT chunk.
     /// Every socket wait within an operation, TLS records included, ends by
     /// that one deadline. Zero is refused, as smtplib refuses a zero
     /// timeout (it would mean a non-blocking socket); so is anything above
@@ -348,12 +350,13 @@ impl Client {
         match conn.unread() {
             Ok(0) => Ok(()),
             Ok(n) => {
+                let head = conn.waiting_excerpt();
                 self.close();
                 let mut e = Error::new(
                     Status::Response,
                     format!(
                         "server sent {n} bytes no command asked for, {at} {what} \
-                         (unsolicited reply); connection closed"
+                         (unsolicited reply {head:?}); connection closed"
                     ),
                 );
                 e.code = Some(-1);

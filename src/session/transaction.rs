@@ -135,6 +135,9 @@ pub(crate) struct BodyState {
     failed: Option<Reply>,
     /// Body bytes given by the caller.
     given: u64,
+    /// When the last piece was sent: the caller's time from then to the
+    /// next piece does not count against the body's deadline.
+    idle_since: Option<std::time::Instant>,
 }
 
 /// A message whose end was sent and whose final reply(ies) will be read
@@ -311,6 +314,7 @@ impl Client {
             unread: 0,
             failed: None,
             given: 0,
+            idle_since: Some(std::time::Instant::now()),
         });
         Ok(())
     }
@@ -475,11 +479,21 @@ impl Client {
             ));
         };
         body.given += buf.len() as u64;
+        self.resume_body(&mut body);
         let result = self.write_body_to(&mut body, buf);
+        body.idle_since = Some(std::time::Instant::now());
         if result.is_ok() && self.is_connected() {
             self.body = Some(body);
         }
         result
+    }
+
+    /// Pushes the body's deadline back by the time the caller took since
+    /// the last piece (see `set_timeout`).
+    fn resume_body(&mut self, body: &mut BodyState) {
+        if let (Some(since), Some(conn)) = (body.idle_since.take(), self.conn.as_mut()) {
+            conn.pause(since.elapsed());
+        }
     }
 
     fn write_body_to(&mut self, body: &mut BodyState, buf: &[u8]) -> Result<()> {
@@ -545,6 +559,7 @@ impl Client {
                 "no message in progress: call begin first",
             ));
         };
+        self.resume_body(&mut body);
         let result = self
             .send_end(&mut body)
             .and_then(|_| self.flush())
