@@ -402,12 +402,16 @@ smtp_status smtp_help(struct smtp_handle *h, const char *args);
  * MAIL FROM:<sender> with ESMTP options (smtplib `mail()`); the options are
  * sent only to an ESMTP server. "SMTPUTF8" among them needs the extension
  * (SMTP_ERR_NOT_SUPPORTED otherwise). `options` may be NULL when `n_options`
- * is 0.
+ * is 0. `sender` must be an address (RFC 5321 path; "a@b", "<a@b>",
+ * "Name <a@b>", "<>"): a space, '<' or '>' outside a quoted local part, or
+ * text after the '>', is SMTP_ERR_INVALID with nothing sent -- parameters
+ * go only in `options`.
  */
 smtp_status smtp_mail(struct smtp_handle *h, const char *sender, const char *const *options, size_t n_options);
 
 /**
- * RCPT TO:<recipient> with options (smtplib `rcpt()`).
+ * RCPT TO:<recipient> with options (smtplib `rcpt()`). `recipient` is
+ * checked as `smtp_mail`'s sender is, and may not be "<>".
  */
 smtp_status smtp_rcpt(struct smtp_handle *h, const char *recipient, const char *const *options, size_t n_options);
 
@@ -433,7 +437,8 @@ smtp_status smtp_data(struct smtp_handle *h, const uint8_t *msg, size_t len);
  * SMTP_ERR_HELO, SMTP_ERR_NOT_SUPPORTED (SMTPUTF8 not offered), with RSET
  * sent after a refusal, except after a 421, which closes the connection.
  * For LMTP, each accepted recipient's result is its own reply to the end
- * of data. Option arrays may be NULL when their count is 0.
+ * of data. Option arrays may be NULL when their count is 0. Every address
+ * is checked as in `smtp_mail` and `smtp_rcpt` before anything is sent.
  */
 smtp_status smtp_sendmail(struct smtp_handle *h, const char *from, const char *const *to, size_t n_to, const uint8_t *msg, size_t len, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options);
 

@@ -99,7 +99,10 @@ pub extern "C" fn smtp_help(h: *mut smtp_handle, args: *const c_char) -> smtp_st
 /// MAIL FROM:<sender> with ESMTP options (smtplib `mail()`); the options are
 /// sent only to an ESMTP server. "SMTPUTF8" among them needs the extension
 /// (SMTP_ERR_NOT_SUPPORTED otherwise). `options` may be NULL when `n_options`
-/// is 0.
+/// is 0. `sender` must be an address (RFC 5321 path; "a@b", "<a@b>",
+/// "Name <a@b>", "<>"): a space, '<' or '>' outside a quoted local part, or
+/// text after the '>', is SMTP_ERR_INVALID with nothing sent -- parameters
+/// go only in `options`.
 #[no_mangle]
 pub extern "C" fn smtp_mail(
     h: *mut smtp_handle,
@@ -119,7 +122,8 @@ pub extern "C" fn smtp_mail(
     })
 }
 
-/// RCPT TO:<recipient> with options (smtplib `rcpt()`).
+/// RCPT TO:<recipient> with options (smtplib `rcpt()`). `recipient` is
+/// checked as `smtp_mail`'s sender is, and may not be "<>".
 #[no_mangle]
 pub extern "C" fn smtp_rcpt(
     h: *mut smtp_handle,
@@ -165,7 +169,8 @@ pub extern "C" fn smtp_data(h: *mut smtp_handle, msg: *const u8, len: usize) -> 
 /// SMTP_ERR_HELO, SMTP_ERR_NOT_SUPPORTED (SMTPUTF8 not offered), with RSET
 /// sent after a refusal, except after a 421, which closes the connection.
 /// For LMTP, each accepted recipient's result is its own reply to the end
-/// of data. Option arrays may be NULL when their count is 0.
+/// of data. Option arrays may be NULL when their count is 0. Every address
+/// is checked as in `smtp_mail` and `smtp_rcpt` before anything is sent.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "C" fn smtp_sendmail(

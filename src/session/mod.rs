@@ -8,11 +8,11 @@
 use std::time::Duration;
 
 use crate::error::{Error, RecipientResult, Result, Status};
-use crate::protocol::command;
 use crate::protocol::data::DataEncoder;
 use crate::protocol::ehlo::EhloFeatures;
 use crate::protocol::reply::{Reply, ReplyError};
 use crate::protocol::sasl::Secret;
+use crate::protocol::{address, command};
 use crate::transport::{Connection, ReadError, TlsConfig, TlsContext, TlsInfo};
 
 mod auth;
@@ -627,10 +627,9 @@ impl Client {
     /// The arguments of MAIL: "FROM:<addr>" and, for an ESMTP server, the
     /// options. Sets SMTPUTF8 mode when asked and offered.
     pub(crate) fn mail_args(&mut self, sender: &str, options: &[&str]) -> Result<String> {
-        // Checked before parsing: the address parser folds white space, and
-        // a line break must be refused, not silently removed.
-        command::check_arg(sender, true)?;
-        let mut args = format!("FROM:{}", command::quoteaddr(sender));
+        // An address is an address: refused, never altered, when it is not
+        // one (nothing in it may become a parameter).
+        let mut args = format!("FROM:{}", address::check_path(sender, true)?);
         if !options.is_empty() && self.does_esmtp {
             if options.iter().any(|o| o.eq_ignore_ascii_case("smtputf8")) {
                 if !self.has_extn("smtputf8") {
@@ -747,8 +746,7 @@ impl Drop for Client {
 
 /// The arguments of RCPT: "TO:<addr>" and the options.
 pub(crate) fn rcpt_args(recipient: &str, options: &[&str]) -> Result<String> {
-    command::check_arg(recipient, true)?;
-    let mut args = format!("TO:{}", command::quoteaddr(recipient));
+    let mut args = format!("TO:{}", address::check_forward_path(recipient, true)?);
     for o in options {
         args.push(' ');
         args.push_str(o);

@@ -238,8 +238,10 @@ impl Client {
         if to.is_empty() {
             return Err(Error::invalid("a message needs at least one recipient"));
         }
-        for addr in std::iter::once(&from).chain(to) {
-            command::check_arg(addr, true)?;
+        // Every address is checked before anything is sent.
+        crate::protocol::address::check_path(from, true)?;
+        for addr in to {
+            crate::protocol::address::check_forward_path(addr, true)?;
         }
         for o in mail_options.iter().chain(rcpt_options) {
             command::check_arg(o, false)?;
