@@ -224,6 +224,34 @@ fn a_server_reading_the_body_slowly_is_cut_off_at_the_deadline() {
 }
 
 #[test]
+fn a_server_reading_the_body_slowly_over_tls_is_cut_off_at_the_deadline() {
+    // OpenSSL writes each record with several socket writes: each waits
+    // only for what is left of the body's deadline.
+    let c_ = certs();
+    let mut steps = vec![Step::Tls {
+        cert: c_.good_cert.clone(),
+        key: c_.good_key.clone(),
+    }];
+    steps.extend(up_to_data(Step::SlowRead(256 * 1024, T * 4)));
+    let server = Scripted::start(steps);
+    let mut c = client(Kind::SmtpSsl);
+    c.tls_config().ca_file = Some(c_.ca.clone());
+    c.connect("localhost", server.port).unwrap();
+    let (e, took) = stream_body(&mut c, 64 << 20);
+    assert_eq!(e.status, Status::Timeout, "{e}");
+    assert_eq!(e.message, "sending the message body timed out after 1.0 s");
+    assert!(took <= T + MARGIN, "took {took:?}");
+    assert!(!c.is_connected());
+    let t = server.finish();
+    assert!(
+        t.starts_with(b"EHLO client.example\r\nMAIL FROM:<a@example.org>\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&t[..t.len().min(200)])
+    );
+    assert!(!t.windows(5).any(|w| w == b"\r\n.\r\n"));
+}
+
+#[test]
 fn a_server_flooding_replies_and_never_reading_is_cut_off_at_the_deadline() {
     // Before: 4.3 to 6.1 s with a 2 s timeout.
     let server = Scripted::start(up_to_data(Step::Flood(b"250 ok\r\n".repeat(512))));
