@@ -283,7 +283,8 @@ typedef struct smtp_message {
 #define SMTP_ERR_INVALID 23
 
 /**
- * A caught panic inside libsmtp; the connection is closed.
+ * A caught panic inside libsmtp; the connection is closed, and the panic's
+ * message is the handle's error message (nothing is printed).
  */
 #define SMTP_ERR_INTERNAL 24
 
@@ -466,14 +467,18 @@ smtp_status smtp_help(struct smtp_handle *h, const char *args);
  * MAIL FROM:<sender> with ESMTP options (smtplib `mail()`); the options are
  * sent only to an ESMTP server. "SMTPUTF8" among them needs the extension
  * (SMTP_ERR_NOT_SUPPORTED otherwise). `options` may be NULL when `n_options`
- * is 0.
+ * is 0. `sender` must be an address (RFC 5321 path; "a@b", "<a@b>",
+ * "Name <a@b>", "<>"): a space, '<' or '>' outside a quoted local part, or
+ * text after the '>', is SMTP_ERR_INVALID with nothing sent -- parameters
+ * go only in `options`.
  *
  * `sender` and `options` are read during the call only and not kept.
  */
 smtp_status smtp_mail(struct smtp_handle *h, const char *sender, const char *const *options, size_t n_options);
 
 /**
- * RCPT TO:<recipient> with options (smtplib `rcpt()`).
+ * RCPT TO:<recipient> with options (smtplib `rcpt()`). `recipient` is
+ * checked as `smtp_mail`'s sender is, and may not be "<>".
  *
  * `recipient` and `options` (NULL when `n_options` is 0) are read during the
  * call only and not kept.
@@ -504,7 +509,8 @@ smtp_status smtp_data(struct smtp_handle *h, const uint8_t *msg, size_t len);
  * SMTP_ERR_HELO, SMTP_ERR_NOT_SUPPORTED (SMTPUTF8 not offered), with RSET
  * sent after a refusal, except after a 421, which closes the connection.
  * For LMTP, each accepted recipient's result is its own reply to the end
- * of data. Option arrays may be NULL when their count is 0.
+ * of data. Option arrays may be NULL when their count is 0. Every address
+ * is checked as in `smtp_mail` and `smtp_rcpt` before anything is sent.
  *
  * `from`, `to`, `msg` and the option arrays are read during the call only and
  * not kept (the addresses in the per-recipient results are copies).
@@ -643,9 +649,23 @@ smtp_status smtp_set_local_hostname(struct smtp_handle *h, const char *name);
 const char *smtp_local_hostname(struct smtp_handle *h);
 
 /**
- * Sets the deadline, in seconds, of each connect, read, write and TLS
- * handshake. The default is 60 seconds; zero, negative and NaN are
- * SMTP_ERR_INVALID (smtplib refuses a zero timeout too).
+ * Sets the timeout, in seconds, of each operation. Each operation gets one
+ * deadline, computed when it begins, and every socket wait inside it (TLS
+ * records included) ends by that deadline, so a server dripping bytes or
+ * reading slowly cannot stretch it. The operations: a connect (name
+ * resolution and every address tried, TCP or Unix socket); the greeting;
+ * each command and its reply (each AUTH line and its reply; QUIT and its
+ * reply); the pipelined MAIL, RCPT and DATA of a message and their
+ * replies; the TLS handshake; the whole body of DATA with its end (for the
+ * streaming calls, from smtp_send_begin's DATA to smtp_send_end, less the
+ * time the caller, file or callback takes to produce each next piece: only
+ * the server's time is counted); the reply (LMTP: the replies) to the end
+ * of data; each BDAT chunk. On a timeout the connection is closed and the
+ * message says which operation timed out after how long ("reading the
+ * reply to DATA timed out after 3.0 s"). The default is 60 seconds; zero,
+ * negative, NaN, infinite and anything above 86400 (one day) are
+ * SMTP_ERR_INVALID and leave the timeout as it was (smtplib refuses a zero
+ * timeout too).
  */
 smtp_status smtp_set_timeout(struct smtp_handle *h, double seconds);
 
@@ -1033,7 +1053,9 @@ smtp_status smtp_sendmail_callback(struct smtp_handle *h, const char *from, cons
  * Sends `n` messages over the connection. With PIPELINING the end of each
  * body and the next message's MAIL, RCPT and DATA travel in one write (one
  * round trip a message); without it, one `smtp_sendmail` after another.
- * `statuses` (NULL, or room for `n` values) receives each message's status.
+ * `statuses` (NULL, or room for `n` values) receives each message's status,
+ * on every return: when the arguments are refused (or the handle is NULL)
+ * no message is sent and each status is the call's.
  * Returns SMTP_OK when every message was accepted for at least one
  * recipient; otherwise the first failed message's status, whose error is
  * then the handle's error. Per-recipient results are those of the last

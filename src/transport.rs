@@ -72,49 +72,147 @@ pub struct TlsInfo {
     pub peer_subject: String,
 }
 
-/// The TCP stream under TLS. While `deadline` is set (during the
-/// handshake) every read and write is bounded by the time left until it,
-/// so a peer dripping bytes cannot stretch the handshake past the deadline
-/// the way it could stretch a per-read timeout.
-struct TlsTcp {
-    tcp: TcpStream,
-    deadline: Option<Instant>,
+/// A socket under the deadline of the operation under way.
+enum Sock {
+    Tcp(TcpStream),
+    Unix(UnixStream),
 }
 
-impl TlsTcp {
-    fn time_left(&self) -> io::Result<Option<Duration>> {
-        match self.deadline {
-            None => Ok(None),
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"))
-                } else {
-                    Ok(Some(left))
+/// How far a socket timeout already set may overshoot the time left before
+/// it is set again: re-arming costs a system call per read or write, and a
+/// wait may end this much after the deadline at most.
+const REARM_SLACK: Duration = Duration::from_millis(10);
+
+/// The raw socket, plain or under TLS. Every read and write waits at most
+/// until `deadline`, the one deadline of the operation under way: before
+/// each wait the socket's timeout is set to the time left (unless the one
+/// set is within `REARM_SLACK` of it), so a peer dripping bytes, or reading
+/// slowly, cannot stretch an operation past its deadline -- inside
+/// OpenSSL too, which makes many reads and writes per record.
+struct Timed {
+    sock: Sock,
+    deadline: Instant,
+    /// The read and write timeouts last set on the socket.
+    rcv: Option<Duration>,
+    snd: Option<Duration>,
+    /// The socket is non-blocking for a look at what is waiting.
+    probing: bool,
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "timed out")
+}
+
+/// Whether a socket timeout set to `set` may stand for a wait whose time
+/// left is `left`: it must not end later than the deadline (plus the
+/// slack), nor so early that the wait would wake up again and again.
+fn timeout_fits(set: Option<Duration>, left: Duration) -> bool {
+    set.is_some_and(|t| t <= left + REARM_SLACK && t >= left / 2)
+}
+
+impl Timed {
+    fn new(sock: Sock) -> Timed {
+        Timed {
+            sock,
+            deadline: Instant::now(),
+            rcv: None,
+            snd: None,
+            probing: false,
+        }
+    }
+
+    fn time_left(&self) -> io::Result<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            Err(timed_out())
+        } else {
+            Ok(left)
+        }
+    }
+
+    fn arm(&mut self, write: bool) -> io::Result<()> {
+        let left = self.time_left()?;
+        let set = if write { self.snd } else { self.rcv };
+        if timeout_fits(set, left) {
+            return Ok(());
+        }
+        match (&self.sock, write) {
+            (Sock::Tcp(s), false) => s.set_read_timeout(Some(left))?,
+            (Sock::Tcp(s), true) => s.set_write_timeout(Some(left))?,
+            (Sock::Unix(s), false) => s.set_read_timeout(Some(left))?,
+            (Sock::Unix(s), true) => s.set_write_timeout(Some(left))?,
+        }
+        if write {
+            self.snd = Some(left);
+        } else {
+            self.rcv = Some(left);
+        }
+        Ok(())
+    }
+
+    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match &self.sock {
+            Sock::Tcp(s) => s.set_nonblocking(on),
+            Sock::Unix(s) => s.set_nonblocking(on),
+        }
+    }
+
+    fn peer_is_local(&self) -> bool {
+        match &self.sock {
+            Sock::Tcp(s) => s.peer_addr().map(|a| a.ip().is_loopback()).unwrap_or(false),
+            Sock::Unix(_) => true,
+        }
+    }
+
+    /// Runs one read or write: a socket timeout that fired before the
+    /// deadline (it was set for a longer wait, within the slack) is re-armed
+    /// and the call made again; at the deadline it is `TimedOut`.
+    fn timed<T>(
+        &mut self,
+        write: bool,
+        mut op: impl FnMut(&mut Sock) -> io::Result<T>,
+    ) -> io::Result<T> {
+        if self.probing {
+            return op(&mut self.sock);
+        }
+        loop {
+            self.arm(write)?;
+            match op(&mut self.sock) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if Instant::now() >= self.deadline {
+                        return Err(timed_out());
+                    }
+                    // Woken early: wait again for the time left.
+                    if write {
+                        self.snd = None;
+                    } else {
+                        self.rcv = None;
+                    }
                 }
+                other => return other,
             }
         }
     }
 }
 
-impl Read for TlsTcp {
+impl Read for Timed {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(left) = self.time_left()? {
-            self.tcp.set_read_timeout(Some(left))?;
-        }
-        self.tcp.read(buf)
+        self.timed(false, |s| match s {
+            Sock::Tcp(s) => s.read(buf),
+            Sock::Unix(s) => s.read(buf),
+        })
     }
 }
 
-impl Write for TlsTcp {
+impl Write for Timed {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(left) = self.time_left()? {
-            self.tcp.set_write_timeout(Some(left))?;
-        }
-        self.tcp.write(buf)
+        self.timed(true, |s| match s {
+            Sock::Tcp(s) => s.write(buf),
+            Sock::Unix(s) => s.write(buf),
+        })
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.tcp.flush()
+        Ok(())
     }
 }
 
@@ -197,20 +295,26 @@ impl TlsContext {
 }
 
 enum Stream {
-    Tcp(TcpStream),
-    Tls(Box<SslStream<TlsTcp>>),
-    Unix(UnixStream),
-    /// Only while a handshake has taken the TCP stream.
+    Plain(Timed),
+    Tls(Box<SslStream<Timed>>),
+    /// Only while a handshake has taken the socket.
     Detached,
 }
 
 impl Stream {
-    fn set_read_timeout(&self, t: Duration) -> io::Result<()> {
+    fn timed(&mut self) -> Option<&mut Timed> {
         match self {
-            Stream::Tcp(s) => s.set_read_timeout(Some(t)),
-            Stream::Tls(s) => s.get_ref().tcp.set_read_timeout(Some(t)),
-            Stream::Unix(s) => s.set_read_timeout(Some(t)),
-            Stream::Detached => Err(detached()),
+            Stream::Plain(t) => Some(t),
+            Stream::Tls(s) => Some(s.get_mut()),
+            Stream::Detached => None,
+        }
+    }
+
+    fn timed_ref(&self) -> Option<&Timed> {
+        match self {
+            Stream::Plain(t) => Some(t),
+            Stream::Tls(s) => Some(s.get_ref()),
+            Stream::Detached => None,
         }
     }
 }
@@ -222,9 +326,8 @@ fn detached() -> io::Error {
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.read(buf),
+            Stream::Plain(s) => s.read(buf),
             Stream::Tls(s) => s.read(buf),
-            Stream::Unix(s) => s.read(buf),
             Stream::Detached => Err(detached()),
         }
     }
@@ -233,17 +336,15 @@ impl Read for Stream {
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.write(buf),
+            Stream::Plain(s) => s.write(buf),
             Stream::Tls(s) => s.write(buf),
-            Stream::Unix(s) => s.write(buf),
             Stream::Detached => Err(detached()),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.flush(),
+            Stream::Plain(s) => s.flush(),
             Stream::Tls(s) => s.flush(),
-            Stream::Unix(s) => s.flush(),
             Stream::Detached => Err(detached()),
         }
     }
@@ -261,6 +362,11 @@ pub enum ReadError {
 }
 
 /// One connection to a server.
+///
+/// Its work is a sequence of operations, each begun with `begin` (a
+/// command and its reply, the greeting, a message body, a BDAT chunk, the
+/// TLS handshake): `begin` computes the operation's one deadline, and every
+/// read and write until the next `begin` waits only for the time left.
 pub struct Connection {
     stream: Stream,
     buf: Box<[u8]>,
@@ -268,60 +374,74 @@ pub struct Connection {
     end: usize,
     parser: ReplyParser,
     timeout: Duration,
-    /// The read timeout last set on the socket, to spare a system call per
-    /// reply when it has not changed.
-    read_timeout: Option<Duration>,
+    /// What the operation under way is, for a timeout's message
+    /// ("the reply to DATA").
+    op: String,
 }
 
 const READ_BUF: usize = 16 * 1024;
 
+/// The deadline `timeout` from now. The session refuses timeouts too long
+/// to add to a clock, so the fallback never serves; it keeps this total.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400))
+}
+
 impl Connection {
-    fn new(stream: Stream, timeout: Duration) -> Connection {
+    fn new(sock: Sock, timeout: Duration) -> Connection {
         Connection {
-            stream,
+            stream: Stream::Plain(Timed::new(sock)),
             buf: vec![0; READ_BUF].into_boxed_slice(),
             start: 0,
             end: 0,
             parser: ReplyParser::new(),
             timeout,
-            read_timeout: None,
+            op: String::new(),
         }
     }
 
     /// Connects over TCP to the first address of `host` that answers,
-    /// binding to `source` first when given.
+    /// binding to `source` first when given. Name resolution and every
+    /// attempt share one deadline, `timeout` from now.
     pub fn tcp(
         host: &str,
         port: u16,
         timeout: Duration,
         source: Option<&(String, u16)>,
     ) -> Result<Connection> {
+        let deadline = deadline_after(timeout);
         let addrs = resolve(host, port)?;
         let source = match source {
             Some((shost, sport)) => Some(resolve_source(shost, *sport)?),
             None => None,
         };
-        let deadline = Instant::now() + timeout;
         let mut last = None;
         for addr in addrs {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                last = Some(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+                last = Some(timed_out());
                 break;
             }
             match connect_one(addr, remaining, source.as_deref()) {
                 Ok(stream) => {
                     stream
                         .set_nodelay(true)
-                        .and_then(|_| stream.set_write_timeout(Some(timeout)))
                         .map_err(|e| Error::from_io(&e, "socket setup"))?;
-                    return Ok(Connection::new(Stream::Tcp(stream), timeout));
+                    return Ok(Connection::new(Sock::Tcp(stream), timeout));
                 }
                 Err(e) => last = Some(e),
             }
         }
         let err = last
             .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address for that name"));
+        if crate::error::is_timeout(&err) {
+            return Err(timeout_error(
+                &format!("connecting to {host} port {port}"),
+                timeout,
+            ));
+        }
         if err.kind() == io::ErrorKind::ConnectionRefused {
             // Told apart from a name that does not resolve: nobody listens.
             let mut e = Error::new(
@@ -337,14 +457,68 @@ impl Connection {
         ))
     }
 
-    /// Connects to a Unix stream socket (LMTP's usual transport).
+    /// Connects to a Unix stream socket (LMTP's usual transport), within
+    /// `timeout`: a listener whose accept queue is full makes a
+    /// non-blocking connect fail with EAGAIN at once, so the attempt is
+    /// repeated until the deadline rather than blocking without one.
     pub fn unix(path: &str, timeout: Duration) -> Result<Connection> {
-        let stream = UnixStream::connect(path)
-            .map_err(|e| Error::from_io(&e, &format!("cannot connect to {path}")))?;
-        stream
-            .set_write_timeout(Some(timeout))
-            .map_err(|e| Error::from_io(&e, "socket setup"))?;
-        Ok(Connection::new(Stream::Unix(stream), timeout))
+        use socket2::{Domain, SockAddr, Socket, Type};
+        let deadline = deadline_after(timeout);
+        let fail = |e: io::Error| Error::from_io(&e, &format!("cannot connect to {path}"));
+        let addr = SockAddr::unix(path).map_err(fail)?;
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(fail)?;
+        socket.set_nonblocking(true).map_err(fail)?;
+        loop {
+            match socket.connect(&addr) {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(timeout_error(&format!("connecting to {path}"), timeout));
+                    }
+                    std::thread::sleep(left.min(Duration::from_millis(5)));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        socket.set_nonblocking(false).map_err(fail)?;
+        Ok(Connection::new(Sock::Unix(socket.into()), timeout))
+    }
+
+    /// Begins an operation named `op` (for a timeout's message: "the
+    /// greeting", "DATA", "the message body"): its deadline is the timeout
+    /// from now, and every read and write until the next `begin` ends by it.
+    pub fn begin(&mut self, op: &str) {
+        let deadline = deadline_after(self.timeout);
+        if let Some(t) = self.stream.timed() {
+            t.deadline = deadline;
+        }
+        self.op.clear();
+        self.op.push_str(op);
+    }
+
+    /// Moves the deadline of the operation under way `by` later: the time
+    /// a streamed body's producer (the caller) took between two pieces is
+    /// not the server's to answer for.
+    pub fn pause(&mut self, by: Duration) {
+        if let Some(t) = self.stream.timed() {
+            t.deadline = t.deadline.checked_add(by).unwrap_or(t.deadline);
+        }
+    }
+
+    /// The error of the operation under way having timed out while
+    /// `reading` (a reply) or writing.
+    pub fn timeout_error(&self, reading: bool) -> Error {
+        let what = match (reading, self.op.as_str()) {
+            (true, "the greeting") => "reading the greeting".to_string(),
+            (true, "the TLS handshake") | (false, "the TLS handshake") => {
+                "the TLS handshake".to_string()
+            }
+            (true, op) => format!("reading the reply to {op}"),
+            (false, op) => format!("sending {op}"),
+        };
+        timeout_error(&what, self.timeout)
     }
 
     /// Whether the connection is encrypted.
@@ -355,17 +529,7 @@ impl Connection {
     /// Whether the peer is on this machine (a Unix socket, or a loopback
     /// address).
     pub fn is_local(&self) -> bool {
-        match &self.stream {
-            Stream::Tcp(s) => s.peer_addr().map(|a| a.ip().is_loopback()).unwrap_or(false),
-            Stream::Tls(s) => s
-                .get_ref()
-                .tcp
-                .peer_addr()
-                .map(|a| a.ip().is_loopback())
-                .unwrap_or(false),
-            Stream::Unix(_) => true,
-            Stream::Detached => false,
-        }
+        self.stream.timed_ref().is_some_and(Timed::peer_is_local)
     }
 
     /// Bytes received and not yet consumed by a reply.
@@ -373,27 +537,61 @@ impl Connection {
         self.end - self.start
     }
 
-    /// Changes the deadline for later operations.
-    pub fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
-        self.read_timeout = None;
-        let _ = match &self.stream {
-            Stream::Tcp(s) => s.set_write_timeout(Some(timeout)),
-            Stream::Tls(s) => s.get_ref().tcp.set_write_timeout(Some(timeout)),
-            Stream::Unix(s) => s.set_write_timeout(Some(timeout)),
-            Stream::Detached => Ok(()),
+    /// Bytes the server sent that no reply read has consumed: those
+    /// buffered, and those waiting on the socket (for TLS, decrypted: a
+    /// session ticket or key update is not counted). Reading them for the
+    /// look keeps them buffered. Ok(0) too when the server has closed: the
+    /// next read will say so.
+    pub fn unread(&mut self) -> io::Result<usize> {
+        if self.start < self.end {
+            return Ok(self.end - self.start);
+        }
+        let Some(t) = self.stream.timed() else {
+            return Ok(0);
         };
+        t.set_nonblocking(true)?;
+        t.probing = true;
+        let got = self.stream.read(&mut self.buf);
+        if let Some(t) = self.stream.timed() {
+            t.probing = false;
+            t.set_nonblocking(false)?;
+        }
+        match got {
+            Ok(n) => {
+                self.start = 0;
+                self.end = n;
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            Err(e) => Err(e),
+        }
     }
 
-    /// Writes all of `data`.
+    /// The first line (at most 80 bytes) of what is buffered and unread,
+    /// control characters escaped, for an error message.
+    pub fn waiting_excerpt(&self) -> String {
+        let waiting = &self.buf[self.start..self.end];
+        let line = waiting.split(|b| *b == b'\n').next().unwrap_or(&[]);
+        line.iter()
+            .take(80)
+            .flat_map(|b| std::ascii::escape_default(*b))
+            .map(char::from)
+            .collect()
+    }
+
+    /// Changes the timeout of the operations begun from now on.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// Writes all of `data`, within the deadline of the operation under way.
     pub fn send(&mut self, data: &[u8]) -> io::Result<()> {
         self.stream.write_all(data)
     }
 
-    /// Reads one complete reply, within the deadline.
+    /// Reads one complete reply, within the deadline of the operation
+    /// under way.
     pub fn read_reply(&mut self) -> std::result::Result<Reply, ReadError> {
-        let deadline = Instant::now() + self.timeout;
-        let mut first_read = true;
         loop {
             if self.start < self.end {
                 match self.parser.feed(&self.buf[self.start..self.end]) {
@@ -408,22 +606,6 @@ impl Connection {
                     }
                 }
             }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(ReadError::Io(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "timed out",
-                )));
-            }
-            // The first read of a reply may wait the whole deadline: the
-            // socket usually has that setting already. Later reads get
-            // what is left of it.
-            let wait = if first_read { self.timeout } else { remaining };
-            first_read = false;
-            if self.read_timeout != Some(wait) {
-                self.stream.set_read_timeout(wait).map_err(ReadError::Io)?;
-                self.read_timeout = Some(wait);
-            }
             match self.stream.read(&mut self.buf) {
                 Ok(0) => return Err(ReadError::Closed),
                 Ok(n) => {
@@ -437,11 +619,11 @@ impl Connection {
     }
 
     /// Runs a TLS handshake on this connection (implicit TLS, or after a 220
-    /// to STARTTLS). `host` is the name verified and sent as SNI unless the
-    /// context names another.
+    /// to STARTTLS), as one operation with its own deadline. `host` is the
+    /// name verified and sent as SNI unless the context names another.
     pub fn start_tls(&mut self, context: &TlsContext, host: &str) -> Result<TlsInfo> {
-        let tcp = match std::mem::replace(&mut self.stream, Stream::Detached) {
-            Stream::Tcp(tcp) => tcp,
+        let timed = match std::mem::replace(&mut self.stream, Stream::Detached) {
+            Stream::Plain(t) if matches!(t.sock, Sock::Tcp(_)) => t,
             other => {
                 self.stream = other;
                 return Err(Error::new(
@@ -456,24 +638,20 @@ impl Connection {
             .map_err(|e| Error::new(Status::Tls, format!("TLS setup: {}", openssl_line(&e))))?;
         conf.set_verify_hostname(context.verify);
         let name = context.server_name.as_deref().unwrap_or(host);
-        // The whole handshake is bounded by one deadline, as a reply is.
-        let tcp = TlsTcp {
-            tcp,
-            deadline: Some(Instant::now() + self.timeout),
-        };
-        match conf.connect(name, tcp) {
-            Ok(mut tls) => {
-                tls.get_mut().deadline = None;
-                let _ = tls.get_ref().tcp.set_write_timeout(Some(self.timeout));
+        let mut timed = timed;
+        timed.deadline = deadline_after(self.timeout);
+        self.op.clear();
+        self.op.push_str("the TLS handshake");
+        match conf.connect(name, timed) {
+            Ok(tls) => {
                 let info = tls_info(&tls);
                 self.stream = Stream::Tls(Box::new(tls));
-                self.read_timeout = None;
                 self.start = 0;
                 self.end = 0;
                 self.parser = ReplyParser::new();
                 Ok(info)
             }
-            Err(e) => Err(handshake_error(e, name)),
+            Err(e) => Err(handshake_error(e, name, self.timeout)),
         }
     }
 
@@ -485,24 +663,28 @@ impl Connection {
         }
     }
 
-    /// Closes the socket (for TLS, after a close_notify, best effort).
+    /// Closes the socket (for TLS, after a close_notify, best effort: it
+    /// may wait 200 ms at most).
     pub fn shutdown(&mut self) {
-        match std::mem::replace(&mut self.stream, Stream::Detached) {
-            Stream::Tls(mut s) => {
-                let _ = s
-                    .get_ref()
-                    .tcp
-                    .set_write_timeout(Some(Duration::from_millis(200)));
-                let _ = s.shutdown();
-            }
-            Stream::Tcp(s) => drop(s),
-            Stream::Unix(s) => drop(s),
-            Stream::Detached => {}
+        if let Stream::Tls(mut s) = std::mem::replace(&mut self.stream, Stream::Detached) {
+            s.get_mut().deadline = deadline_after(Duration::from_millis(200));
+            let _ = s.shutdown();
         }
     }
 }
 
-fn tls_info(s: &SslStream<TlsTcp>) -> TlsInfo {
+/// A `TimeoutError` saying what timed out after how long: "reading the
+/// reply to DATA timed out after 3.0 s".
+fn timeout_error(what: &str, timeout: Duration) -> Error {
+    let mut e = Error::new(
+        Status::Timeout,
+        format!("{what} timed out after {:.1} s", timeout.as_secs_f64()),
+    );
+    e.errno = Some(libc::ETIMEDOUT);
+    e
+}
+
+fn tls_info(s: &SslStream<Timed>) -> TlsInfo {
     let ssl = s.ssl();
     let peer_subject = ssl
         .peer_certificate()
@@ -528,7 +710,7 @@ fn tls_info(s: &SslStream<TlsTcp>) -> TlsInfo {
     }
 }
 
-fn handshake_error(e: openssl::ssl::HandshakeError<TlsTcp>, host: &str) -> Error {
+fn handshake_error(e: openssl::ssl::HandshakeError<Timed>, host: &str, timeout: Duration) -> Error {
     use openssl::ssl::HandshakeError;
     match e {
         HandshakeError::SetupFailure(stack) => {
@@ -538,7 +720,7 @@ fn handshake_error(e: openssl::ssl::HandshakeError<TlsTcp>, host: &str) -> Error
             let err = mid.error();
             if let Some(io) = err.io_error() {
                 if crate::error::is_timeout(io) {
-                    return Error::from_io(io, "TLS handshake");
+                    return timeout_error("the TLS handshake", timeout);
                 }
             }
             let message = tls_handshake_line(err, mid.ssl().verify_result(), host);

@@ -284,6 +284,10 @@ fn a_100_mebibyte_body_streamed_in_64_kib_pieces_arrives_byte_exact() {
     const PIECES: usize = 1600; // 100 MiB
     let sink = SmtpSink::start(&[]);
     let mut c = connect(&sink, Kind::Smtp);
+    // The whole body of DATA is one operation with one deadline (as
+    // smtplib's sendall): 100 MiB through an unoptimised build and a sink
+    // dumping to disk needs more than 10 s.
+    c.set_timeout(Duration::from_secs(120)).unwrap();
     c.begin("a@example.org", &["b@example.org"], None, &[], &[])
         .unwrap();
     let mut lines = Lines::new();

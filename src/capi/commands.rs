@@ -136,7 +136,10 @@ pub extern "C" fn smtp_help(h: *mut smtp_handle, args: *const c_char) -> smtp_st
 /// MAIL FROM:<sender> with ESMTP options (smtplib `mail()`); the options are
 /// sent only to an ESMTP server. "SMTPUTF8" among them needs the extension
 /// (SMTP_ERR_NOT_SUPPORTED otherwise). `options` may be NULL when `n_options`
-/// is 0.
+/// is 0. `sender` must be an address (RFC 5321 path; "a@b", "<a@b>",
+/// "Name <a@b>", "<>"): a space, '<' or '>' outside a quoted local part, or
+/// text after the '>', is SMTP_ERR_INVALID with nothing sent -- parameters
+/// go only in `options`.
 ///
 /// `sender` and `options` are read during the call only and not kept.
 #[no_mangle]
@@ -158,7 +161,8 @@ pub extern "C" fn smtp_mail(
     })
 }
 
-/// RCPT TO:<recipient> with options (smtplib `rcpt()`).
+/// RCPT TO:<recipient> with options (smtplib `rcpt()`). `recipient` is
+/// checked as `smtp_mail`'s sender is, and may not be "<>".
 ///
 /// `recipient` and `options` (NULL when `n_options` is 0) are read during the
 /// call only and not kept.
@@ -209,7 +213,8 @@ pub extern "C" fn smtp_data(h: *mut smtp_handle, msg: *const u8, len: usize) -> 
 /// SMTP_ERR_HELO, SMTP_ERR_NOT_SUPPORTED (SMTPUTF8 not offered), with RSET
 /// sent after a refusal, except after a 421, which closes the connection.
 /// For LMTP, each accepted recipient's result is its own reply to the end
-/// of data. Option arrays may be NULL when their count is 0.
+/// of data. Option arrays may be NULL when their count is 0. Every address
+/// is checked as in `smtp_mail` and `smtp_rcpt` before anything is sent.
 ///
 /// `from`, `to`, `msg` and the option arrays are read during the call only and
 /// not kept (the addresses in the per-recipient results are copies).

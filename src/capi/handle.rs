@@ -165,15 +165,15 @@ fn open(kind: Kind, host: *const c_char, port: c_uint, out: *mut *mut smtp_handl
         return SMTP_ERR_INVALID;
     }
     let h = new_handle(kind);
+    // SAFETY: `out` is non-NULL and points to writable storage for one
+    // pointer (the header's contract). Written on every path (NULL when no
+    // handle could be made), so that the error can be read from the handle,
+    // as sqlite3_open does.
+    unsafe { *out = h };
     if h.is_null() {
         return super::SMTP_ERR_INTERNAL;
     }
-    let status = smtp_connect(h, host, port);
-    // SAFETY: `out` is non-NULL and points to writable storage for one
-    // pointer (the header's contract). Written even on failure, so that the
-    // error can be read from the handle, as sqlite3_open does.
-    unsafe { *out = h };
-    status
+    smtp_connect(h, host, port)
 }
 
 /// Creates an SMTP session and connects it (smtplib `SMTP(host, port)`).
@@ -368,9 +368,23 @@ pub extern "C" fn smtp_local_hostname(h: *mut smtp_handle) -> *const c_char {
     })
 }
 
-/// Sets the deadline, in seconds, of each connect, read, write and TLS
-/// handshake. The default is 60 seconds; zero, negative and NaN are
-/// SMTP_ERR_INVALID (smtplib refuses a zero timeout too).
+/// Sets the timeout, in seconds, of each operation. Each operation gets one
+/// deadline, computed when it begins, and every socket wait inside it (TLS
+/// records included) ends by that deadline, so a server dripping bytes or
+/// reading slowly cannot stretch it. The operations: a connect (name
+/// resolution and every address tried, TCP or Unix socket); the greeting;
+/// each command and its reply (each AUTH line and its reply; QUIT and its
+/// reply); the pipelined MAIL, RCPT and DATA of a message and their
+/// replies; the TLS handshake; the whole body of DATA with its end (for the
+/// streaming calls, from smtp_send_begin's DATA to smtp_send_end, less the
+/// time the caller, file or callback takes to produce each next piece: only
+/// the server's time is counted); the reply (LMTP: the replies) to the end
+/// of data; each BDAT chunk. On a timeout the connection is closed and the
+/// message says which operation timed out after how long ("reading the
+/// reply to DATA timed out after 3.0 s"). The default is 60 seconds; zero,
+/// negative, NaN, infinite and anything above 86400 (one day) are
+/// SMTP_ERR_INVALID and leave the timeout as it was (smtplib refuses a zero
+/// timeout too).
 #[no_mangle]
 pub extern "C" fn smtp_set_timeout(h: *mut smtp_handle, seconds: f64) -> smtp_status {
     run(h, |c| {

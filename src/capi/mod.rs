@@ -65,7 +65,8 @@ pub const SMTP_ERR_TIMEOUT: smtp_status = 21;
 pub const SMTP_ERR_TLS: smtp_status = 22;
 /// ValueError: a bad argument (NULL, bad UTF-8, CR/LF/NUL, zero timeout).
 pub const SMTP_ERR_INVALID: smtp_status = 23;
-/// A caught panic inside libsmtp; the connection is closed.
+/// A caught panic inside libsmtp; the connection is closed, and the panic's
+/// message is the handle's error message (nothing is printed).
 pub const SMTP_ERR_INTERNAL: smtp_status = 24;
 
 /// Turns a C string into `&str`: NULL and bad UTF-8 are `Invalid`.
@@ -188,14 +189,14 @@ fn run(h: *mut handle::smtp_handle, f: impl FnOnce(&mut Client) -> Result<()>) -
     let Some(h) = (unsafe { h.as_mut() }) else {
         return SMTP_ERR_INVALID;
     };
-    let outcome = catch_unwind(AssertUnwindSafe(|| f(&mut h.client)));
+    let outcome = silent_catch(|| f(&mut h.client));
     let result = match outcome {
         Ok(r) => r,
-        Err(_) => {
+        Err(panic) => {
             h.client.close();
             Err(Error::new(
                 Status::Internal,
-                "internal error in libsmtp (caught); connection closed",
+                format!("internal error in libsmtp (caught; connection closed): {panic}"),
             ))
         }
     };
@@ -204,5 +205,114 @@ fn run(h: *mut handle::smtp_handle, f: impl FnOnce(&mut Client) -> Result<()>) -
 
 /// Runs `f` inside the panic boundary, returning `default` on a panic.
 fn guard<T>(default: T, f: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(default)
+    silent_catch(f).unwrap_or(default)
+}
+
+thread_local! {
+    /// Set while this thread runs inside the panic boundary; the panic hook
+    /// leaves the message here instead of printing it.
+    static CAUGHT: std::cell::RefCell<Option<Option<String>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Installs, once, a panic hook that is silent for panics inside the
+/// boundary (libsmtp never writes to the host's stderr) and keeps their
+/// message and place for the handle's error message; panics elsewhere in
+/// the process go to the hook that was there before.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let inside = CAUGHT
+                .try_with(|c| match c.try_borrow_mut() {
+                    Ok(mut slot) if slot.is_some() => {
+                        let what = info
+                            .payload()
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "panic".to_string());
+                        let place = info
+                            .location()
+                            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                            .unwrap_or_default();
+                        *slot = Some(Some(format!("{what}{place}")));
+                        true
+                    }
+                    _ => false,
+                })
+                .unwrap_or(false);
+            if !inside {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// `catch_unwind` without a word on stderr: a panic's message comes back
+/// as the error.
+fn silent_catch<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    install_panic_hook();
+    let outer = CAUGHT.with(|c| c.borrow_mut().replace(None));
+    let outcome = catch_unwind(AssertUnwindSafe(f));
+    let message = CAUGHT.with(|c| std::mem::replace(&mut *c.borrow_mut(), outer));
+    outcome.map_err(|_| message.flatten().unwrap_or_else(|| "panic".to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Set in the child process of `a_caught_panic_prints_nothing`.
+    const CHILD: &str = "LIBSMTP_PANIC_CHILD";
+
+    #[test]
+    fn a_caught_panic_becomes_the_handles_error_message() {
+        let h = smtp_new();
+        let st = run(h, |_| panic!("boom in the engine"));
+        assert_eq!(st, SMTP_ERR_INTERNAL);
+        assert_eq!(smtp_error_code(h), SMTP_ERR_INTERNAL);
+        // SAFETY: the message is a C string borrowed from the live handle.
+        let msg = unsafe { CStr::from_ptr(smtp_error_message(h)) }
+            .to_string_lossy()
+            .into_owned();
+        assert!(msg.contains("boom in the engine"), "{msg}");
+        assert!(msg.contains("src/capi/mod.rs"), "{msg}");
+        smtp_free(h);
+        assert_eq!(guard(7, || panic!("in a getter")), 7);
+    }
+
+    #[test]
+    fn a_caught_panic_prints_nothing_and_others_reach_the_previous_hook() {
+        // libtest captures what the default hook prints, so the panics run
+        // in a child process with its stderr kept: the caught one must not
+        // appear there; one outside the boundary goes to the hook that was
+        // installed before (here Rust's default, which prints it).
+        if std::env::var_os(CHILD).is_some() {
+            let h = smtp_new();
+            assert_eq!(run(h, |_| panic!("boom")), SMTP_ERR_INTERNAL);
+            assert_eq!(guard(1, || panic!("boom again")), 1);
+            smtp_free(h);
+            let r = std::panic::catch_unwind(|| panic!("outside the boundary"));
+            assert!(r.is_err());
+            return;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "capi::tests::a_caught_panic_prints_nothing_and_others_reach_the_previous_hook",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("boom"), "stderr: {stderr}");
+        assert!(stderr.contains("outside the boundary"), "stderr: {stderr}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("1 passed"), "the child ran: {stdout}");
+    }
 }

@@ -217,7 +217,9 @@ pub struct smtp_message {
 /// Sends `n` messages over the connection. With PIPELINING the end of each
 /// body and the next message's MAIL, RCPT and DATA travel in one write (one
 /// round trip a message); without it, one `smtp_sendmail` after another.
-/// `statuses` (NULL, or room for `n` values) receives each message's status.
+/// `statuses` (NULL, or room for `n` values) receives each message's status,
+/// on every return: when the arguments are refused (or the handle is NULL)
+/// no message is sent and each status is the call's.
 /// Returns SMTP_OK when every message was accepted for at least one
 /// recipient; otherwise the first failed message's status, whose error is
 /// then the handle's error. Per-recipient results are those of the last
@@ -237,7 +239,8 @@ pub extern "C" fn smtp_sendmail_batch(
     n_rcpt_options: usize,
     statuses: *mut smtp_status,
 ) -> smtp_status {
-    run(h, |c| {
+    let mut filled = false;
+    let status = run(h, |c| {
         if n > 0 && messages.is_null() {
             return Err(Error::invalid("messages is NULL"));
         }
@@ -272,12 +275,21 @@ pub extern "C" fn smtp_sendmail_batch(
                     .as_ref()
                     .map_or_else(|e| e.status as smtp_status, |_| SMTP_OK);
             }
+            filled = true;
         }
         match outcomes.into_iter().find_map(Result::err) {
             Some(e) => Err(e),
             None => Ok(()),
         }
-    })
+    });
+    // Refused arguments, a NULL handle or a caught panic: no message was
+    // sent, and each one's status is the call's.
+    if !filled && !statuses.is_null() && n > 0 {
+        // SAFETY: room for `n` values by contract.
+        let out = unsafe { std::slice::from_raw_parts_mut(statuses, n) };
+        out.fill(status);
+    }
+    status
 }
 
 /// Uses PIPELINING when the server offers it (1, the default) or never (0).

@@ -8,11 +8,11 @@
 use std::time::Duration;
 
 use crate::error::{Error, RecipientResult, Result, Status};
-use crate::protocol::command;
 use crate::protocol::data::DataEncoder;
 use crate::protocol::ehlo::EhloFeatures;
 use crate::protocol::reply::{Reply, ReplyError};
 use crate::protocol::sasl::Secret;
+use crate::protocol::{address, command};
 use crate::transport::{Connection, ReadError, TlsConfig, TlsContext, TlsInfo};
 
 mod auth;
@@ -37,6 +37,8 @@ pub const SMTP_SSL_PORT: u16 = 465;
 pub const LMTP_PORT: u16 = 2003;
 /// The deadline of each operation unless the caller sets another.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest timeout accepted: one day.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 /// Which of smtplib's classes a client behaves as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,13 +149,27 @@ impl Client {
         self.timeout
     }
 
-    /// Sets the deadline of each operation. Zero is refused, as smtplib
-    /// refuses a zero timeout (it would mean a non-blocking socket).
+    /// Sets the deadline of each operation: each connect, the greeting,
+    /// each command and its reply(ies), the TLS handshake, a DATA body
+    /// (all of it, with its end, less the time the caller takes to produce
+    /// each next piece of a streamed body) and the reply to its end, each
+    /// BDAT chunk.
+    /// Every socket wait within an operation, TLS records included, ends by
+    /// that one deadline. Zero is refused, as smtplib refuses a zero
+    /// timeout (it would mean a non-blocking socket); so is anything above
+    /// `MAX_TIMEOUT`.
     pub fn set_timeout(&mut self, timeout: Duration) -> Result<()> {
         if timeout.is_zero() {
             return Err(Error::invalid(
                 "Non-blocking socket (timeout=0) is not supported",
             ));
+        }
+        if timeout > MAX_TIMEOUT {
+            return Err(Error::invalid(format!(
+                "timeout of {} s is above the maximum of {} s",
+                timeout.as_secs_f64(),
+                MAX_TIMEOUT.as_secs()
+            )));
         }
         self.timeout = timeout;
         if let Some(conn) = &mut self.conn {
@@ -255,6 +271,7 @@ impl Client {
     /// socket. Unlike smtplib, a greeting other than 220 is an error here
     /// (`Connect`, as smtplib's constructor raises) and closes the connection.
     pub fn connect(&mut self, host: &str, port: u16) -> Result<Reply> {
+        self.refuse_in_body("connect")?;
         if self.conn.is_some() {
             self.close();
         }
@@ -287,6 +304,7 @@ impl Client {
                 return Err(e);
             }
         }
+        self.begin_op("the greeting");
         let reply = self.getreply()?;
         if reply.code != 220 {
             self.close();
@@ -313,6 +331,57 @@ impl Client {
         self.smtputf8 = false;
     }
 
+    /// Begins an operation with its own deadline (see `set_timeout`):
+    /// every read and write until the next one ends by it.
+    pub(crate) fn begin_op(&mut self, op: &str) {
+        if let Some(conn) = &mut self.conn {
+            conn.begin(op);
+        }
+    }
+
+    /// Before a command that is not pipelined, nothing may be waiting from
+    /// the server: bytes no command asked for (a reply sent ahead, an extra
+    /// reply) would be taken as this command's reply. They are a protocol
+    /// error, and the connection is closed, as for STARTTLS injection.
+    /// `at` and `what` say where: "before" "AUTH".
+    pub(crate) fn refuse_unsolicited(&mut self, at: &str, what: &str) -> Result<()> {
+        let Some(conn) = &mut self.conn else {
+            return Ok(());
+        };
+        match conn.unread() {
+            Ok(0) => Ok(()),
+            Ok(n) => {
+                let head = conn.waiting_excerpt();
+                self.close();
+                let mut e = Error::new(
+                    Status::Response,
+                    format!(
+                        "server sent {n} bytes no command asked for, {at} {what} \
+                         (unsolicited reply {head:?}); connection closed"
+                    ),
+                );
+                e.code = Some(-1);
+                e.text = e.message.clone().into_bytes();
+                Err(e)
+            }
+            Err(e) => {
+                self.close();
+                Err(Error::disconnected(format!("Server not connected: {e}")))
+            }
+        }
+    }
+
+    /// While a streamed body is open, nothing but its bytes and its end may
+    /// be written: any other command would land inside the message.
+    pub(crate) fn refuse_in_body(&self, what: &str) -> Result<()> {
+        if self.body.is_some() {
+            return Err(Error::invalid(format!(
+                "{what} while a message body is open: end it (or close) first"
+            )));
+        }
+        Ok(())
+    }
+
     fn conn(&mut self) -> Result<&mut Connection> {
         self.conn
             .as_mut()
@@ -323,9 +392,10 @@ impl Client {
     pub(crate) fn send(&mut self, data: &[u8]) -> Result<()> {
         let conn = self.conn()?;
         if let Err(e) = conn.send(data) {
+            let timeout = conn.timeout_error(false);
             self.close();
             return Err(if crate::error::is_timeout(&e) {
-                Error::from_io(&e, "send")
+                timeout
             } else if let Some(reason) = crate::transport::tls_failure(&e) {
                 Error::new(Status::Tls, format!("TLS failure while sending: {reason}"))
             } else {
@@ -350,8 +420,11 @@ impl Client {
 
     /// smtplib's putcmd(): builds, checks and sends one command.
     pub fn putcmd(&mut self, verb: &str, args: &str) -> Result<()> {
+        self.refuse_in_body(verb)?;
         let line = command::build(verb, args, self.smtputf8)?;
         self.conn()?;
+        self.refuse_unsolicited("before", verb)?;
+        self.begin_op(verb);
         self.debug.sent(&line);
         self.send(&line)
     }
@@ -359,8 +432,11 @@ impl Client {
     /// Sends a command whose arguments are secret: the transcript shows only
     /// the verb, and the line is wiped once sent.
     pub(crate) fn putcmd_secret(&mut self, verb: &str, args: &str) -> Result<()> {
+        self.refuse_in_body(verb)?;
         let line = Secret::new(command::build(verb, args, self.smtputf8)?);
         self.conn()?;
+        self.refuse_unsolicited("before", verb)?;
+        self.begin_op(verb);
         self.debug.sent_redacted(verb);
         self.send(line.as_bytes())
     }
@@ -368,7 +444,15 @@ impl Client {
     /// smtplib's getreply(): reads one reply. A lost, timed-out or garbled
     /// connection is closed.
     pub fn getreply(&mut self) -> Result<Reply> {
-        let result = self.conn()?.read_reply();
+        let conn = self.conn()?;
+        let result = conn.read_reply();
+        if let Err(ReadError::Io(io)) = &result {
+            if crate::error::is_timeout(io) {
+                let e = conn.timeout_error(true);
+                self.close();
+                return Err(e);
+            }
+        }
         match result {
             Ok(reply) => {
                 self.debug.reply(&reply);
@@ -379,9 +463,6 @@ impl Client {
                 self.close();
                 Err(match e {
                     ReadError::Closed => Error::disconnected("Connection unexpectedly closed"),
-                    ReadError::Io(io) if crate::error::is_timeout(&io) => {
-                        Error::from_io(&io, "waiting for a reply")
-                    }
                     ReadError::Io(io) => match crate::transport::tls_failure(&io) {
                         // An alert or a broken record: ssl.SSLError, e.g. a
                         // client certificate the server refused, which TLS
@@ -469,6 +550,7 @@ impl Client {
     /// smtplib's ehlo_or_helo_if_needed(): EHLO, then HELO if EHLO was
     /// refused, unless one of them already succeeded this session.
     pub fn ehlo_or_helo_if_needed(&mut self) -> Result<()> {
+        self.refuse_in_body("EHLO")?;
         if self.helo_resp.is_some() || self.ehlo_resp.is_some() {
             return Ok(());
         }
@@ -526,6 +608,7 @@ impl Client {
 
     /// smtplib's quit(): QUIT, then close whatever the outcome.
     pub fn quit(&mut self) -> Result<Reply> {
+        self.refuse_in_body("QUIT")?;
         let result = self.docmd("QUIT", "");
         self.close();
         self.reset_esmtp();
@@ -545,10 +628,9 @@ impl Client {
     /// The arguments of MAIL: "FROM:<addr>" and, for an ESMTP server, the
     /// options. Sets SMTPUTF8 mode when asked and offered.
     pub(crate) fn mail_args(&mut self, sender: &str, options: &[&str]) -> Result<String> {
-        // Checked before parsing: the address parser folds white space, and
-        // a line break must be refused, not silently removed.
-        command::check_arg(sender, true)?;
-        let mut args = format!("FROM:{}", command::quoteaddr(sender));
+        // An address is an address: refused, never altered, when it is not
+        // one (nothing in it may become a parameter).
+        let mut args = format!("FROM:{}", address::check_path(sender, true)?);
         if !options.is_empty() && self.does_esmtp {
             if options.iter().any(|o| o.eq_ignore_ascii_case("smtputf8")) {
                 if !self.has_extn("smtputf8") {
@@ -583,6 +665,7 @@ impl Client {
             return Err(Error::reply(Status::Data, reply.code, &reply.text()));
         }
         let mut enc = DataEncoder::new();
+        self.begin_op("the message body");
         self.debug
             .line(&format!("send: <message data, {} bytes>", msg.len()));
         for chunk in msg.chunks(FLUSH_AT) {
@@ -591,6 +674,7 @@ impl Client {
         }
         enc.finish(&mut self.out);
         self.flush()?;
+        self.begin_op("the end of data");
         self.getreply()
     }
 
@@ -626,7 +710,7 @@ impl Client {
             self.close_on_421(&reply);
             return Err(Error::reply(Status::Response, reply.code, &reply.text()));
         }
-        let injected = self.conn()?.buffered();
+        let injected = self.conn()?.unread().unwrap_or(0);
         if injected > 0 {
             self.close();
             return Err(Error::new(
@@ -663,8 +747,7 @@ impl Drop for Client {
 
 /// The arguments of RCPT: "TO:<addr>" and the options.
 pub(crate) fn rcpt_args(recipient: &str, options: &[&str]) -> Result<String> {
-    command::check_arg(recipient, true)?;
-    let mut args = format!("TO:{}", command::quoteaddr(recipient));
+    let mut args = format!("TO:{}", address::check_forward_path(recipient, true)?);
     for o in options {
         args.push(' ');
         args.push_str(o);

@@ -135,6 +135,9 @@ pub(crate) struct BodyState {
     failed: Option<Reply>,
     /// Body bytes given by the caller.
     given: u64,
+    /// When the last piece was sent: the caller's time from then to the
+    /// next piece does not count against the body's deadline.
+    idle_since: Option<std::time::Instant>,
 }
 
 /// A message whose end was sent and whose final reply(ies) will be read
@@ -231,17 +234,14 @@ impl Client {
         mail_options: &[&str],
         rcpt_options: &[&str],
     ) -> Result<()> {
-        if self.body.is_some() {
-            return Err(Error::new(
-                Status::Exception,
-                "a message is in progress: end it before starting another",
-            ));
-        }
+        self.refuse_in_body("a new message")?;
         if to.is_empty() {
             return Err(Error::invalid("a message needs at least one recipient"));
         }
-        for addr in std::iter::once(&from).chain(to) {
-            command::check_arg(addr, true)?;
+        // Every address is checked before anything is sent.
+        crate::protocol::address::check_path(from, true)?;
+        for addr in to {
+            crate::protocol::address::check_forward_path(addr, true)?;
         }
         for o in mail_options.iter().chain(rcpt_options) {
             command::check_arg(o, false)?;
@@ -303,6 +303,7 @@ impl Client {
         } else {
             self.envelope_stepwise(from, to, &mail, &rcpts, !bdat)?;
         }
+        self.begin_op("the message body");
         self.body = Some(BodyState {
             enc: if bdat {
                 DataEncoder::for_bdat()
@@ -315,6 +316,7 @@ impl Client {
             unread: 0,
             failed: None,
             given: 0,
+            idle_since: Some(std::time::Instant::now()),
         });
         Ok(())
     }
@@ -371,6 +373,10 @@ impl Client {
         if data {
             lines.push(command::build("DATA", "", false)?);
         }
+        if self.deferred.is_none() {
+            self.refuse_unsolicited("before", "MAIL")?;
+        }
+        self.begin_op("the pipelined MAIL, RCPT and DATA");
         for line in &lines {
             self.debug.sent(line);
             self.out.extend_from_slice(line);
@@ -475,11 +481,21 @@ impl Client {
             ));
         };
         body.given += buf.len() as u64;
+        self.resume_body(&mut body);
         let result = self.write_body_to(&mut body, buf);
+        body.idle_since = Some(std::time::Instant::now());
         if result.is_ok() && self.is_connected() {
             self.body = Some(body);
         }
         result
+    }
+
+    /// Pushes the body's deadline back by the time the caller took since
+    /// the last piece (see `set_timeout`).
+    fn resume_body(&mut self, body: &mut BodyState) {
+        if let (Some(since), Some(conn)) = (body.idle_since.take(), self.conn.as_mut()) {
+            conn.pause(since.elapsed());
+        }
     }
 
     fn write_body_to(&mut self, body: &mut BodyState, buf: &[u8]) -> Result<()> {
@@ -506,6 +522,7 @@ impl Client {
     /// Sends the chunk as "BDAT n [LAST]" and its bytes in one write, then
     /// reads replies when too many are outstanding.
     fn send_bdat(&mut self, body: &mut BodyState, last: bool) -> Result<()> {
+        self.begin_op("BDAT");
         let verb = format!(
             "BDAT {}{}\r\n",
             body.chunk.len(),
@@ -544,6 +561,7 @@ impl Client {
                 "no message in progress: call begin first",
             ));
         };
+        self.resume_body(&mut body);
         let result = self
             .send_end(&mut body)
             .and_then(|_| self.flush())
@@ -552,6 +570,10 @@ impl Client {
                 let r = self.read_final(&mut body, &mut results, true);
                 self.results = results;
                 r
+            })
+            .and_then(|r| {
+                self.refuse_unsolicited("after the reply to", "the end of data")
+                    .map(|_| r)
             });
         self.smtputf8 = false;
         result
@@ -577,6 +599,7 @@ impl Client {
         results: &mut [RecipientResult],
         rset: bool,
     ) -> Result<Vec<RecipientResult>> {
+        self.begin_op("the end of data");
         // The replies to every BDAT but the LAST one.
         while body.unread > 1 {
             self.read_bdat_reply(body)?;

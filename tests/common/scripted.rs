@@ -30,6 +30,16 @@ pub enum Step {
     Quiet(Duration),
     /// Wait.
     Sleep(Duration),
+    /// Send these bytes one byte at a time, waiting this long before each;
+    /// over TLS the record bytes are dripped (one TLS record may take many
+    /// seconds to arrive). Stops quietly when the client has gone.
+    Drip(Vec<u8>, Duration),
+    /// Read what the client sends at this many bytes a second, for at most
+    /// this long or until the client closes (a slow reader).
+    SlowRead(usize, Duration),
+    /// Send these bytes over and over, never reading, until the client
+    /// closes the connection (or 20 s pass).
+    Flood(Vec<u8>),
     /// Close the connection at once.
     Close,
     /// Run a TLS handshake as the server with this certificate and key
@@ -126,15 +136,43 @@ impl Scripted {
 /// The server's side of the connection, plain or after a `Step::Tls`.
 enum Conn {
     Plain(TcpStream),
-    Tls(Box<openssl::ssl::SslStream<TcpStream>>),
+    Tls(Box<openssl::ssl::SslStream<DripTcp>>),
 }
 
 impl Conn {
     fn tcp(&self) -> &TcpStream {
         match self {
             Conn::Plain(s) => s,
-            Conn::Tls(s) => s.get_ref(),
+            Conn::Tls(s) => &s.get_ref().tcp,
         }
+    }
+}
+
+/// The TCP stream under the server's TLS: while `drip` is set, every byte
+/// written (the TLS records) goes out alone after that pause.
+struct DripTcp {
+    tcp: TcpStream,
+    drip: Option<Duration>,
+}
+
+impl Read for DripTcp {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for DripTcp {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.drip {
+            Some(pause) if !buf.is_empty() => {
+                std::thread::sleep(pause);
+                self.tcp.write(&buf[..1])
+            }
+            _ => self.tcp.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tcp.flush()
     }
 }
 
@@ -184,12 +222,12 @@ fn accept_tls(
         acceptor.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
     }
     let acceptor = acceptor.build();
-    match acceptor.accept(tcp) {
+    match acceptor.accept(DripTcp { tcp, drip: None }) {
         Ok(s) => Some(Conn::Tls(Box::new(s))),
         Err(openssl::ssl::HandshakeError::Failure(mut mid)) => {
             // The alert is sent; keep the socket open until the client
             // closes, so that it reads the alert rather than a reset.
-            let tcp = mid.get_mut();
+            let tcp = &mut mid.get_mut().tcp;
             let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
             let mut buf = [0u8; 4096];
             while matches!(tcp.read(&mut buf), Ok(n) if n > 0) {}
@@ -247,6 +285,20 @@ fn run(stream: TcpStream, steps: Vec<Step>) -> Vec<u8> {
                     .unwrap();
             }
             Step::Sleep(d) => std::thread::sleep(d),
+            Step::Drip(bytes, pause) => {
+                if !drip(&mut stream, &bytes, pause) {
+                    return got;
+                }
+            }
+            Step::SlowRead(rate, limit) => {
+                if !slow_read(&mut stream, &mut got, rate, limit) {
+                    return got;
+                }
+            }
+            Step::Flood(bytes) => {
+                flood(&mut stream, &bytes);
+                return got;
+            }
             Step::Close => {
                 let _ = stream.tcp().shutdown(std::net::Shutdown::Both);
                 return got;
@@ -276,6 +328,48 @@ fn run(stream: TcpStream, steps: Vec<Step>) -> Vec<u8> {
         got.extend_from_slice(&buf[..n]);
     }
     got
+}
+
+/// Sends `bytes` one at a time (plain), or as TLS records dripped byte by
+/// byte; false when the client has gone.
+fn drip(stream: &mut Conn, bytes: &[u8], pause: Duration) -> bool {
+    match stream {
+        Conn::Plain(s) => bytes.iter().all(|b| {
+            std::thread::sleep(pause);
+            s.write_all(&[*b]).is_ok()
+        }),
+        Conn::Tls(s) => {
+            s.get_mut().drip = Some(pause);
+            let ok = s.write_all(bytes).is_ok();
+            s.get_mut().drip = None;
+            ok
+        }
+    }
+}
+
+/// Reads at `rate` bytes a second for at most `limit`; false on EOF.
+fn slow_read(stream: &mut Conn, got: &mut Vec<u8>, rate: usize, limit: Duration) -> bool {
+    let piece = (rate / 20).max(1);
+    let end = std::time::Instant::now() + limit;
+    let mut buf = vec![0u8; piece];
+    while std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    true
+}
+
+/// Writes `bytes` again and again without reading, until the client
+/// closes or 20 s pass.
+fn flood(stream: &mut Conn, bytes: &[u8]) {
+    let _ = stream
+        .tcp()
+        .set_write_timeout(Some(Duration::from_secs(20)));
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < end && stream.write_all(bytes).is_ok() {}
 }
 
 /// Waits until `n` lines have arrived with no reply sent; marks the
