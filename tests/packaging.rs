@@ -607,6 +607,21 @@ fn installed_man_pages_render_without_warnings() {
 }
 
 #[test]
+fn man_pages_name_the_crate_version() {
+    for page in ["man/smtp-send.1", "man/libsmtp.3"] {
+        let text = std::fs::read_to_string(common::repo_root().join(page)).unwrap();
+        let th = text
+            .lines()
+            .find(|l| l.starts_with(".TH "))
+            .unwrap_or_else(|| panic!("{page} has no .TH line"));
+        assert!(
+            th.contains(&format!("\"libsmtp {VERSION}\"")),
+            "{page}: {th}"
+        );
+    }
+}
+
+#[test]
 fn smtp_send_man_page_documents_every_option_of_its_help() {
     let page = std::fs::read_to_string(common::repo_root().join("man/smtp-send.1")).unwrap();
     let page = page.replace("\\-", "-");
