@@ -84,9 +84,19 @@ endif
 all: $(STAGED)
 
 # cargo decides what needs rebuilding; what is made from its outputs is
-# remade only when they changed.
+# remade only when they changed. Without cargo on PATH (`sudo make install`
+# after `make`, with a toolchain in the user's home) the existing build is
+# installed.
 $(OUT)/libsmtp.so $(OUT)/libsmtp.a &: FORCE
-	$(CARGO) build $(CARGO_PROFILE_FLAG) --lib
+	@if command -v $(CARGO) >/dev/null 2>&1; then \
+		echo "$(CARGO) build $(CARGO_PROFILE_FLAG) --lib"; \
+		$(CARGO) build $(CARGO_PROFILE_FLAG) --lib; \
+	elif [ -f $(OUT)/libsmtp.so ] && [ -f $(OUT)/libsmtp.a ]; then \
+		echo "$(CARGO) not found: using the build in $(OUT)"; \
+	else \
+		echo "$(CARGO) not found, and nothing built in $(OUT): install Rust (rustup)" >&2; \
+		exit 1; \
+	fi
 
 $(STAGE):
 	mkdir -p $@
