@@ -163,10 +163,16 @@ fn debian_packages_build_pass_lintian_install_and_send_mail() {
     let src = work.path().join("libsmtp");
     copy_tree(&src);
 
-    // The release build; cargo's target folder is the test run's own, so
-    // the crates compiled once are reused (on a fresh machine cargo fetches
-    // them from crates.io, or takes them from ~/.cargo/registry).
-    let target: PathBuf = common::cdylib::lib_dir().parent().unwrap().to_path_buf();
+    // The release build, in a target folder of its own that outlives the
+    // copy, so the crates are compiled once across runs (on a fresh machine
+    // cargo fetches them from crates.io, or takes them from
+    // ~/.cargo/registry). Not the tree's own target/release: cargo gives
+    // both trees' libsmtp the same unit, and build.rs's output names the
+    // copy's libsmtp.map, gone after the test.
+    let target: PathBuf = common::cdylib::lib_dir()
+        .parent()
+        .unwrap()
+        .join("debian-build");
     common::run_ok(
         Command::new("dpkg-buildpackage")
             .args(["-us", "-uc", "-b"])
