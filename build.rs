@@ -84,6 +84,12 @@ fn version_symbols(map: &Path) {
     });
     let wrapper_dir = PathBuf::from(env::var("OUT_DIR").unwrap()).join("linker");
     fs::create_dir_all(&wrapper_dir).expect("OUT_DIR is writable");
+    // The linker reads a copy in OUT_DIR: a path into the source tree would
+    // outlive that tree in cargo's cache when another copy of it shares the
+    // target folder (cargo gives both the same build-script run).
+    let copy = wrapper_dir.join("libsmtp.map");
+    fs::copy(map, &copy).expect("libsmtp.map is readable");
+    let map = copy.as_path();
     let wrapper = wrapper_dir.join("ld.bfd");
     let script = format!(
         "#!/bin/sh\n\
