@@ -47,6 +47,14 @@
 #define SMTP_VERSION_PATCH 0
 #define SMTP_ABI_VERSION 0
 
+/* The version as one number, 0xMMmmpp (major, minor, patch; 8 bits
+ * each), as libcurl's LIBCURL_VERSION_NUM: 0.1.0 is 0x000100. */
+#define SMTP_VERSION_NUM 0x000100
+/* True when this header is version x.y.z or later:
+ * #if SMTP_AT_LEAST_VERSION(0, 2, 0) ... #endif */
+#define SMTP_AT_LEAST_VERSION(x, y, z) \
+  (SMTP_VERSION_NUM >= (((x) << 16) | ((y) << 8) | (z)))
+
 
 /**
  * TLS 1.0, for `smtp_set_tls_min_version`.
