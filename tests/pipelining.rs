@@ -492,3 +492,86 @@ fn too_few_lmtp_replies_is_server_disconnected() {
     assert_eq!(e.status, Status::ServerDisconnected);
     assert!(!c.is_connected());
 }
+
+fn batch_of<'a>(to: &'a [&'a str], bodies: &[&'a str]) -> Vec<Outgoing<'a>> {
+    bodies
+        .iter()
+        .map(|m| Outgoing {
+            from: "a@x",
+            to,
+            msg: m.as_bytes(),
+        })
+        .collect()
+}
+
+const ENVELOPE: &str = "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n";
+const AFTER_DATA_REFUSED: &str = "503 Bad sequence of commands - pipelined after end of DATA";
+
+#[test]
+fn an_envelope_refused_for_following_the_end_of_data_is_sent_again() {
+    // RFC 2920 §3.1 allows MAIL right after the end of data, but Haraka
+    // answers each command that arrived before its reply to the "." with
+    // 503. That verdict is on the pipelining, not on the message: the
+    // envelope goes again once the reply is in, and from then on each end
+    // of data waits for its reply (the envelope itself stays pipelined).
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["PIPELINING"]),
+        vec![Step::Burst(3)],
+        replies(&["250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, Step::Burst(3)],
+        replies(&[
+            "250 queued one",
+            AFTER_DATA_REFUSED,
+            AFTER_DATA_REFUSED,
+            AFTER_DATA_REFUSED,
+        ]),
+        vec![Step::Burst(3)],
+        replies(&["250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, Step::Quiet(Duration::from_millis(300))],
+        replies(&["250 queued two"]),
+        vec![Step::Burst(3)],
+        replies(&["250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, Step::Quiet(Duration::from_millis(300))],
+        replies(&["250 queued three"]),
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let to = ["b@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two", "three"]), &[], &[]);
+    assert!(outcomes.iter().all(|o| o.is_ok()), "{outcomes:?}");
+    assert_eq!(c.last_reply().unwrap().text(), b"queued three");
+    drop(c);
+    assert_eq!(
+        server.transcript(),
+        format!(
+            "EHLO client.example\r\n{ENVELOPE}one\r\n.\r\n{ENVELOPE}{ENVELOPE}two\r\n.\r\n\
+             {ENVELOPE}three\r\n.\r\n"
+        )
+    );
+}
+
+#[test]
+fn an_envelope_refused_again_without_pipelining_is_the_servers_verdict() {
+    // Sent once more, and only once: a second refusal is the real one.
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["PIPELINING"]),
+        vec![Step::Burst(3)],
+        replies(&["250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, Step::Burst(3)],
+        replies(&["250 queued", "503 5.5.1 no", "503 5.5.1 no", "503 5.5.1 no"]),
+        vec![Step::Burst(3)],
+        replies(&["503 5.5.1 still no", "503 5.5.1 no", "503 5.5.1 no"]),
+        reply("250 reset"),
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let to = ["b@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two"]), &[], &[]);
+    assert!(outcomes[0].is_ok(), "{outcomes:?}");
+    let e = outcomes[1].as_ref().unwrap_err();
+    assert_eq!((e.status, e.code), (Status::SenderRefused, Some(503)));
+    assert_eq!(e.text, b"5.5.1 still no");
+    drop(c);
+    assert_eq!(
+        server.transcript(),
+        format!("EHLO client.example\r\n{ENVELOPE}one\r\n.\r\n{ENVELOPE}{ENVELOPE}RSET\r\n")
+    );
+}

@@ -375,6 +375,8 @@ impl Client {
             self.debug.sent(line);
             self.out.extend_from_slice(line);
         }
+        // The previous message's end of data travels in this write.
+        let after_data = self.deferred.is_some();
         let flushed = self.flush();
         self.settle_deferred();
         flushed?;
@@ -403,6 +405,22 @@ impl Client {
                 self.send(b".\r\n")?;
                 self.getreply()?;
             }
+        }
+        if after_data && out_of_sequence(&mail_reply) && self.is_connected() {
+            // RFC 2920 §3.1 lets MAIL follow the end of data in one write,
+            // but some servers refuse whatever arrives before their reply
+            // to the end of data (Haraka: "503 Bad sequence of commands -
+            // pipelined after end of DATA", a defence against SMTP
+            // smuggling). That refusal is about the client's pipelining,
+            // not this message: send the envelope again once the reply is
+            // in, and keep each end of data apart from now on.
+            self.pipeline_after_data = false;
+            self.debug.line(
+                "pipelining after the end of data refused: envelope sent again; \
+                 each end of data waits for its reply from now on",
+            );
+            self.results.clear();
+            return self.envelope_pipelined(from, to, mail, rcpts, data);
         }
         if mail_reply.code != 250 {
             return Err(self.sender_refused(from, &mail_reply));
@@ -627,8 +645,10 @@ impl Client {
 
     /// Sends several messages over the connection. With PIPELINING, the end
     /// of each body and the next message's MAIL, RCPT and DATA go in one
-    /// write, so each message costs one round trip; without it, this is
-    /// `sendmail` for each. Returns one outcome per message, in order; a
+    /// write, so each message costs one round trip (unless the server
+    /// refuses commands that follow the end of data: then each end of data
+    /// waits for its reply, and no message is refused for it); without it,
+    /// this is `sendmail` for each. Returns one outcome per message, in order; a
     /// failed message does not stop the others (unless the connection is
     /// lost, which fails the rest).
     pub fn sendmail_batch(
@@ -654,7 +674,7 @@ impl Client {
                 outcomes[i] = Some(Err(e));
                 continue;
             }
-            if pipelined && i + 1 < messages.len() {
+            if pipelined && self.pipeline_after_data && i + 1 < messages.len() {
                 self.end_deferred(i);
             } else {
                 outcomes[i] = Some(self.end());
@@ -714,6 +734,12 @@ impl Client {
             outcomes[index] = Some(outcome);
         }
     }
+}
+
+/// "Bad sequence of commands" (RFC 5321 §4.2.4: 503; RFC 3463: X.5.1 is
+/// also "invalid command").
+fn out_of_sequence(reply: &Reply) -> bool {
+    reply.code == 503 || (reply.code / 100 == 5 && reply.enhanced_code() == Some((5, 5, 1)))
 }
 
 fn refused(results: &[RecipientResult]) -> Vec<RecipientResult> {
