@@ -648,25 +648,46 @@ impl Client {
     /// write, so each message costs one round trip (unless the server
     /// refuses commands that follow the end of data: then each end of data
     /// waits for its reply, and no message is refused for it); without it,
-    /// this is `sendmail` for each. Returns one outcome per message, in order; a
-    /// failed message does not stop the others (unless the connection is
-    /// lost, which fails the rest).
+    /// this is `sendmail` for each. Returns one outcome per message, in
+    /// order; a refused message does not stop the others.
+    ///
+    /// When the session ends during the batch — a 421 at any point, a
+    /// session limit at MAIL (see `ends_session`), a lost connection — the
+    /// connection is closed, and every message the server had not judged
+    /// is `NotAttempted`, carrying the reply that ended the session:
+    /// these are the last ones, from `batch_attempted()` on.
     pub fn sendmail_batch(
         &mut self,
         messages: &[Outgoing<'_>],
         mail_options: &[&str],
         rcpt_options: &[&str],
     ) -> Vec<Result<Vec<RecipientResult>>> {
+        self.batch_attempted = 0;
         let mut outcomes: Vec<Option<Result<Vec<RecipientResult>>>> = vec![None; messages.len()];
         if let Err(e) = self.ehlo_or_helo_if_needed() {
             return messages.iter().map(|_| Err(e.clone())).collect();
         }
         let pipelined = self.pipelining && self.has_extn("pipelining");
+        // Why the session ended, once it has.
+        let mut ended: Option<Error> = None;
         for (i, m) in messages.iter().enumerate() {
+            if !self.is_connected() {
+                break;
+            }
             let size = DataEncoder::normalized_len(m.msg) as u64;
             let begun = self.begin(m.from, m.to, Some(size), mail_options, rcpt_options);
             self.collect_deferred(&mut outcomes);
             if let Err(e) = begun {
+                if ends_session(&e) && self.is_connected() {
+                    // The server takes no more mail on this connection.
+                    let _ = self.quit();
+                }
+                if !self.is_connected() {
+                    // Nothing of this message's data was sent: the server
+                    // cannot have judged it.
+                    ended = Some(e);
+                    break;
+                }
                 outcomes[i] = Some(Err(e));
                 continue;
             }
@@ -686,12 +707,55 @@ impl Client {
             if let Err(e) = flushed {
                 self.deferred_result(Err(e));
             }
-            self.collect_deferred(&mut outcomes);
         }
+        self.collect_deferred(&mut outcomes);
+        // A 421 to the end of data: the server closed the session instead
+        // of judging that message.
+        let mut attempted = messages.len();
+        for (i, o) in outcomes.iter_mut().enumerate() {
+            let session_over = match o {
+                None => true,
+                Some(Err(e)) if e.code == Some(421) => {
+                    ended = Some(e.clone());
+                    true
+                }
+                Some(_) => false,
+            };
+            if session_over {
+                attempted = i;
+                break;
+            }
+        }
+        self.batch_attempted = attempted;
+        if attempted < messages.len() {
+            self.close();
+            // The replies to a message not attempted say nothing about
+            // its recipients.
+            self.results.clear();
+            if ended.is_none() {
+                // The connection was lost with the last message judged.
+                ended = outcomes[..attempted]
+                    .iter()
+                    .rev()
+                    .find_map(|o| o.as_ref().and_then(|r| r.as_ref().err()).cloned());
+            }
+        }
+        let rest = not_attempted(ended.as_ref());
         outcomes
             .into_iter()
-            .map(|o| o.unwrap_or_else(|| Err(Error::disconnected("Server not connected"))))
+            .enumerate()
+            .map(|(i, o)| match o {
+                Some(o) if i < attempted => o,
+                _ => Err(rest.clone()),
+            })
             .collect()
+    }
+
+    /// How many messages of the last `sendmail_batch`, from the first,
+    /// the server judged (accepted or refused); the others were not
+    /// attempted. All of them when the session lasted the whole batch.
+    pub fn batch_attempted(&self) -> usize {
+        self.batch_attempted
     }
 
     /// Ends the body into the output buffer without sending it; the next
@@ -734,6 +798,39 @@ impl Client {
             outcomes[index] = Some(outcome);
         }
     }
+}
+
+/// Whether a refusal says that this session carries no more mail, so that
+/// the rest of a batch belongs on a new connection: a 421 at any point (RFC
+/// 5321 §3.8: the server is closing the channel), or a 4xx to MAIL with the
+/// enhanced code 4.5.3. At MAIL no recipient is named yet, so "too many
+/// recipients" can only count the session's: OpenSMTPD's per-session limit
+/// answers "452 4.5.3 Too many recipients: Too many messages sent". Other
+/// 4xx replies to MAIL (a greylisted sender, a full queue) are that
+/// message's verdict and do not end the session.
+fn ends_session(e: &Error) -> bool {
+    e.code == Some(421)
+        || (e.status == Status::SenderRefused
+            && matches!(e.code, Some(400..=499))
+            && e.enhanced_code() == Some((4, 5, 3)))
+}
+
+/// The outcome of a message the server never judged.
+fn not_attempted(cause: Option<&Error>) -> Error {
+    let why = match cause {
+        Some(e) if e.code.is_some() => "the server ended the session before this message",
+        Some(_) => "the connection was lost before this message",
+        None => "the connection was closed before this message",
+    };
+    let mut e = Error::new(Status::NotAttempted, why);
+    if let Some(cause) = cause {
+        e.code = cause.code;
+        e.text = cause.text.clone();
+        if cause.code.is_none() {
+            e.message = format!("{why} ({})", cause.message);
+        }
+    }
+    e
 }
 
 /// "Bad sequence of commands" (RFC 5321 §4.2.4: 503; RFC 3463: X.5.1 is
