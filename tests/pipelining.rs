@@ -737,3 +737,70 @@ fn another_4xx_to_mail_is_that_messages_verdict_and_the_batch_goes_on() {
     assert_eq!(c.batch_attempted(), 2);
     assert!(c.is_connected());
 }
+
+/// The client's transcript (debug level 1), "send:" lines only.
+fn sent_lines(c: &mut Client) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    c.debug().set_level(1);
+    c.debug().set_sink(Some(Box::new(move |l: &str| {
+        if l.starts_with("send: ") {
+            sink.lock().unwrap().push(l.to_string());
+        }
+    })));
+    lines
+}
+
+#[test]
+fn the_transcript_shows_bdat_and_its_bytes_in_wire_order() {
+    // RFC 3030 §2: "BDAT <chunk-size> LAST", then the chunk: the size line
+    // goes first on the wire, and so in the transcript.
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["CHUNKING", "PIPELINING"]),
+        vec![Step::Burst(2)],
+        replies(&["250 ok", "250 ok"]),
+        vec![Step::Line, Step::Bytes(5)],
+        vec![Step::Burst(2)],
+        replies(&["250 queued", "250 ok", "250 ok"]),
+        vec![Step::Line, Step::Bytes(5), send("250 queued")],
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let lines = sent_lines(&mut c);
+    let to = ["b@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one\n", "two\n"]), &[], &[]);
+    assert!(outcomes.iter().all(|o| o.is_ok()), "{outcomes:?}");
+    let envelope = [
+        "send: 'MAIL FROM:<a@x>\\r\\n'",
+        "send: 'RCPT TO:<b@y>\\r\\n'",
+    ];
+    let chunk = ["send: 'BDAT 5 LAST\\r\\n'", "send: <message data, 5 bytes>"];
+    let ehlo = ["send: 'EHLO client.example\\r\\n'"];
+    let want: Vec<&str> = [&ehlo[..], &envelope, &chunk, &envelope, &chunk].concat();
+    assert_eq!(*lines.lock().unwrap(), want);
+}
+
+#[test]
+fn the_transcript_shows_data_after_its_354_and_before_the_next_envelope() {
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["PIPELINING"]),
+        vec![Step::Burst(3)],
+        replies(&["250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, Step::Burst(3)],
+        replies(&["250 queued", "250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, send("250 queued")],
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let lines = sent_lines(&mut c);
+    let to = ["b@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two"]), &[], &[]);
+    assert!(outcomes.iter().all(|o| o.is_ok()), "{outcomes:?}");
+    let envelope = [
+        "send: 'MAIL FROM:<a@x>\\r\\n'",
+        "send: 'RCPT TO:<b@y>\\r\\n'",
+        "send: 'DATA\\r\\n'",
+    ];
+    let data = ["send: <message data, 3 bytes>"];
+    let ehlo = ["send: 'EHLO client.example\\r\\n'"];
+    let want: Vec<&str> = [&ehlo[..], &envelope, &data, &envelope, &data].concat();
+    assert_eq!(*lines.lock().unwrap(), want);
+}

@@ -530,6 +530,8 @@ impl Client {
             if last { " LAST" } else { "" }
         );
         self.debug.sent(verb.as_bytes());
+        self.debug
+            .line(&format!("send: <message data, {} bytes>", body.chunk.len()));
         self.out.extend_from_slice(verb.as_bytes());
         self.out.extend_from_slice(&body.chunk);
         body.chunk.clear();
@@ -575,15 +577,18 @@ impl Client {
         result
     }
 
+    /// The transcript shows what goes on the wire in its order: with BDAT
+    /// each chunk's size line, then its bytes; with DATA the body, whose
+    /// end follows.
     fn send_end(&mut self, body: &mut BodyState) -> Result<()> {
-        self.debug
-            .line(&format!("send: <message data, {} bytes>", body.given));
         if body.bdat {
             if !body.binary {
                 body.enc.finish(&mut body.chunk);
             }
             self.send_bdat(body, true)
         } else {
+            self.debug
+                .line(&format!("send: <message data, {} bytes>", body.given));
             body.enc.finish(&mut self.out);
             Ok(())
         }
