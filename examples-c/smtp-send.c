@@ -62,6 +62,7 @@ static const char usage_text[] =
     "  --mail-option OPT      ESMTP option for MAIL FROM (repeatable)\n"
     "  --rcpt-option OPT      ESMTP option for RCPT TO (repeatable)\n"
     "  --count N              send the message N times over one connection\n"
+    "                         (a new one when the server ends the session)\n"
     "  -v, -vv                protocol transcript on standard error\n"
     "                         (-vv adds timestamps)\n"
     "  --exit-codes KIND      \"status\" (the default): libsmtp's status codes;\n"
@@ -606,9 +607,12 @@ static smtp_status send_once(smtp_handle *h, const struct options *o, const stru
 }
 
 /* `n` copies of an in-memory message in one batch: with PIPELINING each
- * costs one round trip. Refused recipients are those of the last copy. */
+ * costs one round trip. *judged gets how many the server judged: when the
+ * session ends early (SMTP_ERR_NOT_ATTEMPTED) the rest were not attempted
+ * and the connection is closed. Refused recipients are those of the last
+ * copy; failures other than "not attempted" are reported here. */
 static smtp_status send_batch(smtp_handle *h, const struct options *o, const struct message *m,
-                              size_t n)
+                              size_t n, size_t *judged)
 {
     smtp_message batch[BATCH];
     smtp_status st;
@@ -622,23 +626,45 @@ static smtp_status send_batch(smtp_handle *h, const struct options *o, const str
     }
     st = smtp_sendmail_batch(h, batch, n, o->mail_options, o->n_mail_options, o->rcpt_options,
                              o->n_rcpt_options, NULL);
+    *judged = smtp_batch_attempted(h);
     report_refused(h);
-    if (st != SMTP_OK)
+    if (st != SMTP_OK && st != SMTP_ERR_NOT_ATTEMPTED)
         report_error(h, st);
     return st;
 }
 
-/* Sends the message o->count times. */
-static smtp_status send_all(smtp_handle *h, const struct options *o, const struct message *m)
+static smtp_status open_session(smtp_handle *h, const struct options *o, const char *password);
+
+/* Sends the message o->count times. A batch cut short by the server's end
+ * of the session (a 421, a per-session message limit) goes on over a new
+ * connection, as long as the last one carried at least one message. */
+static smtp_status send_all(smtp_handle *h, const struct options *o, const char *password,
+                            const struct message *m)
 {
     smtp_status st = SMTP_OK;
     unsigned long left = o->count;
 
     if (m->data != NULL && !o->send_message && left > 1) {
+        unsigned long this_session = 0;
         while (st == SMTP_OK && left > 0) {
             size_t n = left < BATCH ? (size_t)left : BATCH;
-            st = send_batch(h, o, m, n);
-            left -= n;
+            size_t judged = 0;
+            st = send_batch(h, o, m, n, &judged);
+            left -= judged;
+            this_session += judged;
+            if (st == SMTP_ERR_NOT_ATTEMPTED) {
+                if (this_session == 0) {
+                    /* A new session that carries nothing: stop. */
+                    report_error(h, st);
+                    break;
+                }
+                if (o->verbose > 0)
+                    fprintf(stderr, "smtp-send: session ended by the server after %lu messages; "
+                                    "%lu left, connecting again\n",
+                            this_session, left);
+                this_session = 0;
+                st = open_session(h, o, password);
+            }
         }
         return st;
     }
@@ -706,9 +732,8 @@ static smtp_status configure(smtp_handle *h, const struct options *o)
     return st;
 }
 
-/* Connect, [STARTTLS], [AUTH], send `count` times, QUIT. */
-static smtp_status session(smtp_handle *h, const struct options *o, const char *password,
-                           const struct message *m)
+/* Connect, [STARTTLS], [AUTH]. Failures are reported here. */
+static smtp_status open_session(smtp_handle *h, const struct options *o, const char *password)
 {
     unsigned int port = o->port;
     smtp_status st;
@@ -716,9 +741,6 @@ static smtp_status session(smtp_handle *h, const struct options *o, const char *
     if (port == 0 && !(o->lmtp && o->host[0] == '/'))
         port = o->ssl ? 465 : o->lmtp ? 2003 : 25;
 
-    st = configure(h, o);
-    if (st != SMTP_OK)
-        return st;
     st = smtp_connect(h, o->host, port);
     if (st != SMTP_OK) {
         report_error(h, st);
@@ -731,8 +753,19 @@ static smtp_status session(smtp_handle *h, const struct options *o, const char *
     }
     if (st == SMTP_OK && o->user != NULL)
         st = login(h, o, password);
+    return st;
+}
+
+/* Connect, [STARTTLS], [AUTH], send `count` times, QUIT. */
+static smtp_status session(smtp_handle *h, const struct options *o, const char *password,
+                           const struct message *m)
+{
+    smtp_status st = configure(h, o);
+
     if (st == SMTP_OK)
-        st = send_all(h, o, m);
+        st = open_session(h, o, password);
+    if (st == SMTP_OK)
+        st = send_all(h, o, password, m);
 
     /* QUIT politely whenever the connection is still up; the outcome of
      * the session is already decided. */

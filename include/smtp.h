@@ -296,6 +296,19 @@ typedef struct smtp_message {
  */
 #define SMTP_ERR_INTERNAL 24
 
+/**
+ * Not attempted: a message of `smtp_sendmail_batch` that the server never
+ * judged, because the session ended before its turn — a 421 at any point,
+ * a 4xx to MAIL with enhanced code 4.5.3 (a per-session message limit,
+ * e.g. OpenSMTPD's "452 4.5.3 Too many recipients: Too many messages
+ * sent"), or a connection lost before the message's data was sent. The
+ * connection is closed; the message can be sent again on a new one. The
+ * error's reply code and text are the server's reply that ended the
+ * session, when there was one. A SMTP_ERR_SERVER_DISCONNECTED for
+ * `smtp_error_is`.
+ */
+#define SMTP_ERR_NOT_ATTEMPTED 25
+
 #ifdef __cplusplus
 extern "C" {
 #endif /* __cplusplus */
@@ -853,7 +866,9 @@ int smtp_error_errno(const struct smtp_handle *h);
 
 /**
  * The smtplib class name of a status ("SMTPSenderRefused",
- * "TimeoutError", ...); "OK" for SMTP_OK, "Unknown" for other values.
+ * "TimeoutError", ...); "InternalError" for SMTP_ERR_INTERNAL and
+ * "NotAttempted" for SMTP_ERR_NOT_ATTEMPTED, which smtplib lacks; "OK" for
+ * SMTP_OK, "Unknown" for other values.
  * A static string: never freed, never NULL.
  */
 const char *smtp_error_name(int code);
@@ -863,7 +878,9 @@ const char *smtp_error_name(int code);
  * (as Python's `isinstance`), else 0. SMTP_ERR_SENDER_REFUSED is a
  * SMTP_ERR_RESPONSE is a SMTP_ERR_EXCEPTION; SMTP_ERR_RECIPIENTS_REFUSED is
  * a SMTP_ERR_EXCEPTION but not a SMTP_ERR_RESPONSE; every error but
- * SMTP_ERR_INVALID is a SMTP_ERR_IO (OSError). Unknown values give 0.
+ * SMTP_ERR_INVALID is a SMTP_ERR_IO (OSError); SMTP_ERR_NOT_ATTEMPTED is a
+ * SMTP_ERR_SERVER_DISCONNECTED (its connection is closed). Unknown values
+ * give 0.
  */
 int smtp_error_is(int code, int ancestor);
 
@@ -1060,19 +1077,46 @@ smtp_status smtp_sendmail_callback(struct smtp_handle *h, const char *from, cons
 /**
  * Sends `n` messages over the connection. With PIPELINING the end of each
  * body and the next message's MAIL, RCPT and DATA travel in one write (one
- * round trip a message); without it, one `smtp_sendmail` after another.
- * `statuses` (NULL, or room for `n` values) receives each message's status,
- * on every return: when the arguments are refused (or the handle is NULL)
- * no message is sent and each status is the call's.
- * Returns SMTP_OK when every message was accepted for at least one
- * recipient; otherwise the first failed message's status, whose error is
- * then the handle's error. Per-recipient results are those of the last
- * message.
+ * round trip a message); a server that refuses commands sent before its
+ * reply to the end of data (Haraka's "503 Bad sequence of commands -
+ * pipelined after end of DATA") gets that message's envelope again and,
+ * for the rest of the session, each end of data alone: no message is
+ * refused because of pipelining. Without PIPELINING, one `smtp_sendmail`
+ * after another.
+ *
+ * `statuses` (NULL, or room for `n` values) receives each message's status:
+ * SMTP_OK when it was accepted for at least one recipient, the error
+ * `smtp_sendmail` would give when the server refused it, or
+ * SMTP_ERR_NOT_ATTEMPTED when the server never judged it. A refused message
+ * does not stop the others. When the session ends during the batch — a 421
+ * at any point, a 4xx to MAIL with enhanced code 4.5.3 (a per-session
+ * message limit), or a lost connection — the connection is closed (QUIT is
+ * sent after a 4.5.3) and every message from `smtp_batch_attempted(h)` on is
+ * SMTP_ERR_NOT_ATTEMPTED: "k of n sent, the rest not attempted, connection
+ * closed". Reconnect (and STARTTLS and log in again) and send those.
+ *
+ * Returns SMTP_OK when every message was accepted; otherwise the first
+ * failed message's status (SMTP_ERR_NOT_ATTEMPTED when all the judged ones
+ * were accepted), whose error is then the handle's error: for a message not
+ * attempted, the server's reply that ended the session. Per-recipient
+ * results are those of the last message; none when it was not attempted.
+ *
+ * When the arguments are refused (or the handle is NULL) no message is
+ * sent and each status is the call's.
  *
  * `messages`, everything they point to, and the option arrays are read during
  * the call only and not kept.
  */
 smtp_status smtp_sendmail_batch(struct smtp_handle *h, const struct smtp_message *messages, size_t n, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options, smtp_status *statuses);
+
+/**
+ * How many messages of the last `smtp_sendmail_batch`, counted from the
+ * first, the server judged (accepted or refused). Messages from this index
+ * on were not attempted (their status is SMTP_ERR_NOT_ATTEMPTED) and the
+ * connection is closed; `n` when the session lasted the whole batch. 0
+ * before any batch, and for a NULL handle.
+ */
+size_t smtp_batch_attempted(const struct smtp_handle *h);
 
 /**
  * Uses PIPELINING when the server offers it (1, the default) or never (0).

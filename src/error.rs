@@ -42,11 +42,16 @@ pub enum Status {
     Invalid = 23,
     /// A caught panic or an allocation failure inside the library.
     Internal = 24,
+    /// A message of a batch that the server never judged: the session
+    /// ended before its turn (a 421, a session limit at MAIL, a lost
+    /// connection). The connection is closed; the message can be sent
+    /// again on a new one. Not an smtplib class (smtplib has no batches).
+    NotAttempted = 25,
 }
 
 impl Status {
     /// Every status, in value order.
-    pub const ALL: [Status; 16] = [
+    pub const ALL: [Status; 17] = [
         Status::Ok,
         Status::Exception,
         Status::ServerDisconnected,
@@ -63,6 +68,7 @@ impl Status {
         Status::Tls,
         Status::Invalid,
         Status::Internal,
+        Status::NotAttempted,
     ];
 
     /// The status with this numeric value, if any.
@@ -89,6 +95,7 @@ impl Status {
             Status::Tls => "SSLError",
             Status::Invalid => "ValueError",
             Status::Internal => "InternalError",
+            Status::NotAttempted => "NotAttempted",
         }
     }
 
@@ -100,6 +107,8 @@ impl Status {
             Status::Exception | Status::Timeout | Status::Tls | Status::Internal => {
                 Some(Status::Io)
             }
+            // The connection is closed when a message is not attempted.
+            Status::NotAttempted => Some(Status::ServerDisconnected),
             Status::ServerDisconnected
             | Status::Response
             | Status::RecipientsRefused
@@ -390,6 +399,8 @@ mod tests {
         assert!(!Status::Timeout.is(Status::Exception));
         assert!(!Status::Invalid.is(Status::Io));
         assert!(!Status::Ok.is(Status::Io));
+        assert!(Status::NotAttempted.is(Status::ServerDisconnected));
+        assert!(!Status::NotAttempted.is(Status::Response));
         for s in Status::ALL {
             assert!(s.is(s));
             assert_eq!(Status::from_code(s as i32), Some(s));

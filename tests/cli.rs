@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use common::aiosmtpd::{AioOptions, AioSmtpd, AioTls};
 use common::certs::certs;
-use common::scripted::{accepted_message, esmtp_opening, reply, send, Scripted, Step};
+use common::scripted::{
+    accepted_message, esmtp_opening, reply, send, Scripted, ScriptedSessions, Step,
+};
 use common::sink::{as_dumped, parse_dump, Dump, SmtpSink, SMTP_SINK};
 use common::smtp_send::{run_program, smtp_send, smtp_send_with, Run};
 
@@ -1637,4 +1639,94 @@ fn an_address_list_and_a_password_from_the_environment_leak_nothing() {
     let run = run_program(cmd, b"Subject: x\r\n\r\nbody\r\n");
     assert_clean(&run, 0);
     assert!(server.transcript().contains("RCPT TO:<r@example.org>\r\n"));
+
+// ---- a session that ends inside --count ----------------------------------
+
+/// OpenSMTPD's answer to the MAIL after its per-session limit.
+const SESSION_LIMIT: &str = "452 4.5.3 Too many recipients: Too many messages sent";
+
+/// One session over STARTTLS with AUTH PLAIN: `accepted` messages, then
+/// `end`.
+fn tls_auth_session(accepted: usize, end: Vec<Step>) -> Vec<Step> {
+    let c = certs();
+    let mut steps = esmtp_opening(&["STARTTLS", "AUTH PLAIN", "ENHANCEDSTATUSCODES"]);
+    steps.extend(reply("220 2.0.0 ready"));
+    steps.push(Step::Tls {
+        cert: c.good_cert.clone(),
+        key: c.good_key.clone(),
+    });
+    steps.extend([
+        Step::Line,
+        send("250-scripted.example"),
+        send("250-AUTH PLAIN"),
+        send("250 ENHANCEDSTATUSCODES"),
+    ]);
+    steps.extend(reply("235 2.7.0 ok"));
+    for _ in 0..accepted {
+        steps.extend(accepted_message());
+    }
+    steps.extend(end);
+    steps
+}
+
+fn count_args(port: u16, count: usize, password: &Path) -> Vec<String> {
+    let mut a = at(port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    a.extend(args(&["--starttls", "--cafile"]));
+    a.push(certs().ca.display().to_string());
+    a.extend(args(&["--user", "u", "--password-file"]));
+    a.push(password.display().to_string());
+    a.extend(args(&["--count", &count.to_string()]));
+    a
+}
+
+#[test]
+fn count_goes_on_over_a_new_session_when_the_server_ends_one() {
+    // The server takes 2 messages a session; --count 3 delivers all 3, the
+    // third over a second connection with STARTTLS and AUTH again.
+    let mut end = reply(SESSION_LIMIT);
+    end.extend(reply("250 2.0.0 reset"));
+    end.extend(reply("221 2.0.0 bye"));
+    let server = ScriptedSessions::start(vec![
+        tls_auth_session(2, end),
+        tls_auth_session(1, reply("221 2.0.0 bye")),
+    ]);
+    let mut password = tempfile::NamedTempFile::new().unwrap();
+    password.write_all(b"s3cret-pw\n").unwrap();
+    let run = smtp_send_with(&count_args(server.port, 3, password.path()), b"x\r\n");
+    let sessions = server.transcripts();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, "", "nothing refused, nothing failed");
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    for (t, ends) in sessions.iter().zip([2, 1]) {
+        assert!(t.starts_with("EHLO "), "{t}");
+        assert!(t.contains("STARTTLS\r\nEHLO "), "{t}");
+        assert!(t.contains("AUTH PLAIN AHUAczNjcmV0LXB3\r\n"), "{t}");
+        assert_eq!(t.matches("\r\n.\r\n").count(), ends, "{t}");
+        assert!(t.ends_with("QUIT\r\n"), "{t}");
+    }
+}
+
+#[test]
+fn count_stops_when_a_new_session_carries_nothing() {
+    // Reconnecting helps only when the last session delivered something;
+    // a server that refuses at once would otherwise be called forever.
+    let mut first = esmtp_opening(&["ENHANCEDSTATUSCODES"]);
+    first.extend(accepted_message());
+    first.extend(reply("421 4.7.0 too much mail, closing"));
+    let mut second = esmtp_opening(&["ENHANCEDSTATUSCODES"]);
+    second.extend(reply("421 4.7.0 too much mail, closing"));
+    let server = ScriptedSessions::start(vec![first, second]);
+    let mut a = at(server.port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    a.extend(args(&["--count", "3"]));
+    let run = smtp_send_with(&a, b"x\r\n");
+    let sessions = server.transcripts();
+    assert_eq!(run.status, 25, "{}", run.stderr);
+    assert_eq!(
+        run.stderr_lines(),
+        ["smtp-send: NotAttempted: 421 4.7.0 too much mail, closing"]
+    );
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions[1].matches("MAIL FROM").count(), 1);
 }

@@ -492,3 +492,315 @@ fn too_few_lmtp_replies_is_server_disconnected() {
     assert_eq!(e.status, Status::ServerDisconnected);
     assert!(!c.is_connected());
 }
+
+fn batch_of<'a>(to: &'a [&'a str], bodies: &[&'a str]) -> Vec<Outgoing<'a>> {
+    bodies
+        .iter()
+        .map(|m| Outgoing {
+            from: "a@x",
+            to,
+            msg: m.as_bytes(),
+        })
+        .collect()
+}
+
+const ENVELOPE: &str = "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n";
+const AFTER_DATA_REFUSED: &str = "503 Bad sequence of commands - pipelined after end of DATA";
+
+#[test]
+fn an_envelope_refused_for_following_the_end_of_data_is_sent_again() {
+    // RFC 2920 §3.1 allows MAIL right after the end of data, but Haraka
+    // answers each command that arrived before its reply to the "." with
+    // 503. That verdict is on the pipelining, not on the message: the
+    // envelope goes again once the reply is in, and from then on each end
+    // of data waits for its reply (the envelope itself stays pipelined).
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["PIPELINING"]),
+        vec![Step::Burst(3)],
+        replies(&["250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, Step::Burst(3)],
+        replies(&[
+            "250 queued one",
+            AFTER_DATA_REFUSED,
+            AFTER_DATA_REFUSED,
+            AFTER_DATA_REFUSED,
+        ]),
+        vec![Step::Burst(3)],
+        replies(&["250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, Step::Quiet(Duration::from_millis(300))],
+        replies(&["250 queued two"]),
+        vec![Step::Burst(3)],
+        replies(&["250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, Step::Quiet(Duration::from_millis(300))],
+        replies(&["250 queued three"]),
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let to = ["b@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two", "three"]), &[], &[]);
+    assert!(outcomes.iter().all(|o| o.is_ok()), "{outcomes:?}");
+    assert_eq!(c.last_reply().unwrap().text(), b"queued three");
+    drop(c);
+    assert_eq!(
+        server.transcript(),
+        format!(
+            "EHLO client.example\r\n{ENVELOPE}one\r\n.\r\n{ENVELOPE}{ENVELOPE}two\r\n.\r\n\
+             {ENVELOPE}three\r\n.\r\n"
+        )
+    );
+}
+
+#[test]
+fn an_envelope_refused_again_without_pipelining_is_the_servers_verdict() {
+    // Sent once more, and only once: a second refusal is the real one.
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["PIPELINING"]),
+        vec![Step::Burst(3)],
+        replies(&["250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, Step::Burst(3)],
+        replies(&["250 queued", "503 5.5.1 no", "503 5.5.1 no", "503 5.5.1 no"]),
+        vec![Step::Burst(3)],
+        replies(&["503 5.5.1 still no", "503 5.5.1 no", "503 5.5.1 no"]),
+        reply("250 reset"),
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let to = ["b@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two"]), &[], &[]);
+    assert!(outcomes[0].is_ok(), "{outcomes:?}");
+    let e = outcomes[1].as_ref().unwrap_err();
+    assert_eq!((e.status, e.code), (Status::SenderRefused, Some(503)));
+    assert_eq!(e.text, b"5.5.1 still no");
+    drop(c);
+    assert_eq!(
+        server.transcript(),
+        format!("EHLO client.example\r\n{ENVELOPE}one\r\n.\r\n{ENVELOPE}{ENVELOPE}RSET\r\n")
+    );
+}
+
+// ---- a session that ends inside a batch -----------------------------------
+//
+// DESIGN.md: "A message is never reported refused or failed by the client's
+// own doing (pipelining a server rejects, a session limit): the caller
+// learns the server's real verdict or 'not attempted'."
+
+/// The statuses of a batch's outcomes, with the reply codes.
+fn verdicts(outcomes: &[smtp::Result<Vec<smtp::RecipientResult>>]) -> Vec<(Status, Option<i32>)> {
+    outcomes
+        .iter()
+        .map(|o| match o {
+            Ok(_) => (Status::Ok, Some(250)),
+            Err(e) => (e.status, e.code),
+        })
+        .collect()
+}
+
+#[test]
+fn a_per_session_message_limit_leaves_the_rest_not_attempted() {
+    // OpenSMTPD's "smtp limit max-mails 100": the MAIL after the hundredth
+    // message is answered 452 4.5.3. No recipient is named at MAIL, so the
+    // count is the session's: the batch ends there, QUIT goes, and the rest
+    // carry that reply as "not attempted".
+    let limit = "452 4.5.3 Too many recipients: Too many messages sent";
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["PIPELINING", "ENHANCEDSTATUSCODES"]),
+        vec![Step::Burst(3)],
+        replies(&["250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, Step::Burst(3)],
+        replies(&[
+            "250 2.0.0 queued one",
+            limit,
+            "503 5.5.1 Invalid command: Command not allowed at this point.",
+            "503 5.5.1 Invalid command: Command not allowed at this point.",
+        ]),
+        reply("250 2.0.0 reset"),
+        reply("221 2.0.0 bye"),
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let to = ["b@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two", "three"]), &[], &[]);
+    assert_eq!(
+        verdicts(&outcomes),
+        [
+            (Status::Ok, Some(250)),
+            (Status::NotAttempted, Some(452)),
+            (Status::NotAttempted, Some(452)),
+        ]
+    );
+    let e = outcomes[2].as_ref().unwrap_err();
+    assert_eq!(e.text, &limit.as_bytes()[4..]);
+    assert_eq!(c.batch_attempted(), 1);
+    assert!(!c.is_connected());
+    assert!(c.recipient_results().is_empty());
+    assert_eq!(
+        server.transcript(),
+        format!("EHLO client.example\r\n{ENVELOPE}one\r\n.\r\n{ENVELOPE}RSET\r\nQUIT\r\n")
+    );
+}
+
+#[test]
+fn a_421_to_mail_ends_the_batch_with_the_rest_not_attempted() {
+    // RFC 5321 §3.8: 421 means the server is closing the channel.
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&[]),
+        accepted_message(),
+        reply("421 4.7.0 too many messages from you, closing"),
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let to = ["b@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two", "three"]), &[], &[]);
+    assert_eq!(
+        verdicts(&outcomes),
+        [
+            (Status::Ok, Some(250)),
+            (Status::NotAttempted, Some(421)),
+            (Status::NotAttempted, Some(421)),
+        ]
+    );
+    assert_eq!(c.batch_attempted(), 1);
+    assert!(!c.is_connected());
+    assert!(outcomes[1]
+        .as_ref()
+        .unwrap_err()
+        .status
+        .is(Status::ServerDisconnected));
+    assert!(server
+        .transcript()
+        .ends_with("one\r\n.\r\nMAIL FROM:<a@x>\r\n"));
+}
+
+#[test]
+fn a_421_to_the_end_of_data_is_not_a_verdict_on_that_message() {
+    // The server closes instead of judging the message: it was not
+    // delivered, nor refused; it belongs on the next connection.
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["PIPELINING"]),
+        vec![Step::Burst(3)],
+        replies(&["250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, Step::Burst(3)],
+        replies(&["421 4.3.2 shutting down"]),
+        vec![Step::Close],
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let to = ["b@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two"]), &[], &[]);
+    assert_eq!(
+        verdicts(&outcomes),
+        [
+            (Status::NotAttempted, Some(421)),
+            (Status::NotAttempted, Some(421)),
+        ]
+    );
+    assert_eq!(c.batch_attempted(), 0);
+}
+
+#[test]
+fn a_connection_lost_between_messages_leaves_the_rest_not_attempted() {
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["PIPELINING"]),
+        vec![Step::Burst(3)],
+        replies(&["250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, Step::Burst(3)],
+        replies(&["250 queued one"]),
+        vec![Step::Close],
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let to = ["b@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two", "three"]), &[], &[]);
+    assert_eq!(
+        verdicts(&outcomes),
+        [
+            (Status::Ok, Some(250)),
+            (Status::NotAttempted, None),
+            (Status::NotAttempted, None),
+        ]
+    );
+    assert_eq!(c.batch_attempted(), 1);
+    let e = outcomes[1].as_ref().unwrap_err();
+    assert!(e.message.contains("connection was lost"), "{e}");
+}
+
+#[test]
+fn another_4xx_to_mail_is_that_messages_verdict_and_the_batch_goes_on() {
+    // A greylisted sender is about that message, not the session.
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["ENHANCEDSTATUSCODES"]),
+        reply("451 4.7.1 greylisted, try again later"),
+        reply("250 2.0.0 reset"),
+        accepted_message(),
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let to = ["b@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two"]), &[], &[]);
+    assert_eq!(
+        verdicts(&outcomes),
+        [(Status::SenderRefused, Some(451)), (Status::Ok, Some(250))]
+    );
+    assert_eq!(c.batch_attempted(), 2);
+    assert!(c.is_connected());
+}
+
+/// The client's transcript (debug level 1), "send:" lines only.
+fn sent_lines(c: &mut Client) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    c.debug().set_level(1);
+    c.debug().set_sink(Some(Box::new(move |l: &str| {
+        if l.starts_with("send: ") {
+            sink.lock().unwrap().push(l.to_string());
+        }
+    })));
+    lines
+}
+
+#[test]
+fn the_transcript_shows_bdat_and_its_bytes_in_wire_order() {
+    // RFC 3030 §2: "BDAT <chunk-size> LAST", then the chunk: the size line
+    // goes first on the wire, and so in the transcript.
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["CHUNKING", "PIPELINING"]),
+        vec![Step::Burst(2)],
+        replies(&["250 ok", "250 ok"]),
+        vec![Step::Line, Step::Bytes(5)],
+        vec![Step::Burst(2)],
+        replies(&["250 queued", "250 ok", "250 ok"]),
+        vec![Step::Line, Step::Bytes(5), send("250 queued")],
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let lines = sent_lines(&mut c);
+    let to = ["b@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one\n", "two\n"]), &[], &[]);
+    assert!(outcomes.iter().all(|o| o.is_ok()), "{outcomes:?}");
+    let envelope = [
+        "send: 'MAIL FROM:<a@x>\\r\\n'",
+        "send: 'RCPT TO:<b@y>\\r\\n'",
+    ];
+    let chunk = ["send: 'BDAT 5 LAST\\r\\n'", "send: <message data, 5 bytes>"];
+    let ehlo = ["send: 'EHLO client.example\\r\\n'"];
+    let want: Vec<&str> = [&ehlo[..], &envelope, &chunk, &envelope, &chunk].concat();
+    assert_eq!(*lines.lock().unwrap(), want);
+}
+
+#[test]
+fn the_transcript_shows_data_after_its_354_and_before_the_next_envelope() {
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["PIPELINING"]),
+        vec![Step::Burst(3)],
+        replies(&["250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, Step::Burst(3)],
+        replies(&["250 queued", "250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, send("250 queued")],
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let lines = sent_lines(&mut c);
+    let to = ["b@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two"]), &[], &[]);
+    assert!(outcomes.iter().all(|o| o.is_ok()), "{outcomes:?}");
+    let envelope = [
+        "send: 'MAIL FROM:<a@x>\\r\\n'",
+        "send: 'RCPT TO:<b@y>\\r\\n'",
+        "send: 'DATA\\r\\n'",
+    ];
+    let data = ["send: <message data, 3 bytes>"];
+    let ehlo = ["send: 'EHLO client.example\\r\\n'"];
+    let want: Vec<&str> = [&ehlo[..], &envelope, &data, &envelope, &data].concat();
+    assert_eq!(*lines.lock().unwrap(), want);
+}

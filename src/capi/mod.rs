@@ -68,6 +68,16 @@ pub const SMTP_ERR_INVALID: smtp_status = 23;
 /// A caught panic inside libsmtp; the connection is closed, and the panic's
 /// message is the handle's error message (nothing is printed).
 pub const SMTP_ERR_INTERNAL: smtp_status = 24;
+/// Not attempted: a message of `smtp_sendmail_batch` that the server never
+/// judged, because the session ended before its turn — a 421 at any point,
+/// a 4xx to MAIL with enhanced code 4.5.3 (a per-session message limit,
+/// e.g. OpenSMTPD's "452 4.5.3 Too many recipients: Too many messages
+/// sent"), or a connection lost before the message's data was sent. The
+/// connection is closed; the message can be sent again on a new one. The
+/// error's reply code and text are the server's reply that ended the
+/// session, when there was one. A SMTP_ERR_SERVER_DISCONNECTED for
+/// `smtp_error_is`.
+pub const SMTP_ERR_NOT_ATTEMPTED: smtp_status = 25;
 
 /// Turns a C string into `&str`: NULL and bad UTF-8 are `Invalid`.
 ///

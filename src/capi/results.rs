@@ -77,11 +77,13 @@ pub extern "C" fn smtp_error_errno(h: *const smtp_handle) -> c_int {
 }
 
 /// The smtplib class name of a status ("SMTPSenderRefused",
-/// "TimeoutError", ...); "OK" for SMTP_OK, "Unknown" for other values.
+/// "TimeoutError", ...); "InternalError" for SMTP_ERR_INTERNAL and
+/// "NotAttempted" for SMTP_ERR_NOT_ATTEMPTED, which smtplib lacks; "OK" for
+/// SMTP_OK, "Unknown" for other values.
 /// A static string: never freed, never NULL.
 #[no_mangle]
 pub extern "C" fn smtp_error_name(code: c_int) -> *const c_char {
-    static NAMES: [&CStr; 16] = [
+    static NAMES: [&CStr; 17] = [
         c"OK",
         c"SMTPException",
         c"SMTPServerDisconnected",
@@ -98,6 +100,7 @@ pub extern "C" fn smtp_error_name(code: c_int) -> *const c_char {
         c"SSLError",
         c"ValueError",
         c"InternalError",
+        c"NotAttempted",
     ];
     match Status::ALL.iter().position(|s| *s as c_int == code) {
         Some(i) => NAMES[i].as_ptr(),
@@ -109,7 +112,9 @@ pub extern "C" fn smtp_error_name(code: c_int) -> *const c_char {
 /// (as Python's `isinstance`), else 0. SMTP_ERR_SENDER_REFUSED is a
 /// SMTP_ERR_RESPONSE is a SMTP_ERR_EXCEPTION; SMTP_ERR_RECIPIENTS_REFUSED is
 /// a SMTP_ERR_EXCEPTION but not a SMTP_ERR_RESPONSE; every error but
-/// SMTP_ERR_INVALID is a SMTP_ERR_IO (OSError). Unknown values give 0.
+/// SMTP_ERR_INVALID is a SMTP_ERR_IO (OSError); SMTP_ERR_NOT_ATTEMPTED is a
+/// SMTP_ERR_SERVER_DISCONNECTED (its connection is closed). Unknown values
+/// give 0.
 #[no_mangle]
 pub extern "C" fn smtp_error_is(code: c_int, ancestor: c_int) -> c_int {
     match (Status::from_code(code), Status::from_code(ancestor)) {

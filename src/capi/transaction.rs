@@ -216,14 +216,32 @@ pub struct smtp_message {
 
 /// Sends `n` messages over the connection. With PIPELINING the end of each
 /// body and the next message's MAIL, RCPT and DATA travel in one write (one
-/// round trip a message); without it, one `smtp_sendmail` after another.
-/// `statuses` (NULL, or room for `n` values) receives each message's status,
-/// on every return: when the arguments are refused (or the handle is NULL)
-/// no message is sent and each status is the call's.
-/// Returns SMTP_OK when every message was accepted for at least one
-/// recipient; otherwise the first failed message's status, whose error is
-/// then the handle's error. Per-recipient results are those of the last
-/// message.
+/// round trip a message); a server that refuses commands sent before its
+/// reply to the end of data (Haraka's "503 Bad sequence of commands -
+/// pipelined after end of DATA") gets that message's envelope again and,
+/// for the rest of the session, each end of data alone: no message is
+/// refused because of pipelining. Without PIPELINING, one `smtp_sendmail`
+/// after another.
+///
+/// `statuses` (NULL, or room for `n` values) receives each message's status:
+/// SMTP_OK when it was accepted for at least one recipient, the error
+/// `smtp_sendmail` would give when the server refused it, or
+/// SMTP_ERR_NOT_ATTEMPTED when the server never judged it. A refused message
+/// does not stop the others. When the session ends during the batch — a 421
+/// at any point, a 4xx to MAIL with enhanced code 4.5.3 (a per-session
+/// message limit), or a lost connection — the connection is closed (QUIT is
+/// sent after a 4.5.3) and every message from `smtp_batch_attempted(h)` on is
+/// SMTP_ERR_NOT_ATTEMPTED: "k of n sent, the rest not attempted, connection
+/// closed". Reconnect (and STARTTLS and log in again) and send those.
+///
+/// Returns SMTP_OK when every message was accepted; otherwise the first
+/// failed message's status (SMTP_ERR_NOT_ATTEMPTED when all the judged ones
+/// were accepted), whose error is then the handle's error: for a message not
+/// attempted, the server's reply that ended the session. Per-recipient
+/// results are those of the last message; none when it was not attempted.
+///
+/// When the arguments are refused (or the handle is NULL) no message is
+/// sent and each status is the call's.
 ///
 /// `messages`, everything they point to, and the option arrays are read during
 /// the call only and not kept.
@@ -290,6 +308,17 @@ pub extern "C" fn smtp_sendmail_batch(
         out.fill(status);
     }
     status
+}
+
+/// How many messages of the last `smtp_sendmail_batch`, counted from the
+/// first, the server judged (accepted or refused). Messages from this index
+/// on were not attempted (their status is SMTP_ERR_NOT_ATTEMPTED) and the
+/// connection is closed; `n` when the session lasted the whole batch. 0
+/// before any batch, and for a NULL handle.
+#[no_mangle]
+pub extern "C" fn smtp_batch_attempted(h: *const smtp_handle) -> usize {
+    // SAFETY: a handle pointer is NULL or live (the header's contract).
+    unsafe { h.as_ref() }.map_or(0, |h| h.client.batch_attempted())
 }
 
 /// Uses PIPELINING when the server offers it (1, the default) or never (0).

@@ -70,11 +70,16 @@ pub struct Client {
     debug: DebugSink,
     out: Vec<u8>,
     pipelining: bool,
+    /// Whether the next envelope may travel with the end of the previous
+    /// message's data: true on each new connection, false once the server
+    /// refused that as out of sequence.
+    pipeline_after_data: bool,
     chunking: bool,
     dsn: Dsn,
     body: Option<transaction::BodyState>,
     deferred: Option<transaction::Deferred>,
     deferred_outcome: Option<transaction::DeferredOutcome>,
+    batch_attempted: usize,
     auth_mechanisms: Vec<String>,
     allow_cleartext_auth: bool,
     peer_treated_as_remote: bool,
@@ -101,11 +106,13 @@ impl Client {
             debug: DebugSink::default(),
             out: Vec::new(),
             pipelining: true,
+            pipeline_after_data: true,
             chunking: true,
             dsn: Dsn::default(),
             body: None,
             deferred: None,
             deferred_outcome: None,
+            batch_attempted: 0,
             auth_mechanisms: Vec::new(),
             allow_cleartext_auth: false,
             peer_treated_as_remote: false,
@@ -285,6 +292,7 @@ impl Client {
         let port = if port == 0 { self.default_port() } else { port };
         self.host = host.clone();
         self.reset_esmtp();
+        self.pipeline_after_data = true;
         self.debug.line(&format!("connect: ('{host}', {port})"));
         // Implicit TLS: the settings are checked before connecting.
         let tls = match self.kind {

@@ -381,6 +381,8 @@ impl Client {
             self.debug.sent(line);
             self.out.extend_from_slice(line);
         }
+        // The previous message's end of data travels in this write.
+        let after_data = self.deferred.is_some();
         let flushed = self.flush();
         self.settle_deferred();
         flushed?;
@@ -409,6 +411,22 @@ impl Client {
                 self.send(b".\r\n")?;
                 self.getreply()?;
             }
+        }
+        if after_data && out_of_sequence(&mail_reply) && self.is_connected() {
+            // RFC 2920 §3.1 lets MAIL follow the end of data in one write,
+            // but some servers refuse whatever arrives before their reply
+            // to the end of data (Haraka: "503 Bad sequence of commands -
+            // pipelined after end of DATA", a defence against SMTP
+            // smuggling). That refusal is about the client's pipelining,
+            // not this message: send the envelope again once the reply is
+            // in, and keep each end of data apart from now on.
+            self.pipeline_after_data = false;
+            self.debug.line(
+                "pipelining after the end of data refused: envelope sent again; \
+                 each end of data waits for its reply from now on",
+            );
+            self.results.clear();
+            return self.envelope_pipelined(from, to, mail, rcpts, data);
         }
         if mail_reply.code != 250 {
             return Err(self.sender_refused(from, &mail_reply));
@@ -529,6 +547,8 @@ impl Client {
             if last { " LAST" } else { "" }
         );
         self.debug.sent(verb.as_bytes());
+        self.debug
+            .line(&format!("send: <message data, {} bytes>", body.chunk.len()));
         self.out.extend_from_slice(verb.as_bytes());
         self.out.extend_from_slice(&body.chunk);
         body.chunk.clear();
@@ -579,15 +599,18 @@ impl Client {
         result
     }
 
+    /// The transcript shows what goes on the wire in its order: with BDAT
+    /// each chunk's size line, then its bytes; with DATA the body, whose
+    /// end follows.
     fn send_end(&mut self, body: &mut BodyState) -> Result<()> {
-        self.debug
-            .line(&format!("send: <message data, {} bytes>", body.given));
         if body.bdat {
             if !body.binary {
                 body.enc.finish(&mut body.chunk);
             }
             self.send_bdat(body, true)
         } else {
+            self.debug
+                .line(&format!("send: <message data, {} bytes>", body.given));
             body.enc.finish(&mut self.out);
             Ok(())
         }
@@ -650,26 +673,49 @@ impl Client {
 
     /// Sends several messages over the connection. With PIPELINING, the end
     /// of each body and the next message's MAIL, RCPT and DATA go in one
-    /// write, so each message costs one round trip; without it, this is
-    /// `sendmail` for each. Returns one outcome per message, in order; a
-    /// failed message does not stop the others (unless the connection is
-    /// lost, which fails the rest).
+    /// write, so each message costs one round trip (unless the server
+    /// refuses commands that follow the end of data: then each end of data
+    /// waits for its reply, and no message is refused for it); without it,
+    /// this is `sendmail` for each. Returns one outcome per message, in
+    /// order; a refused message does not stop the others.
+    ///
+    /// When the session ends during the batch — a 421 at any point, a
+    /// session limit at MAIL (see `ends_session`), a lost connection — the
+    /// connection is closed, and every message the server had not judged
+    /// is `NotAttempted`, carrying the reply that ended the session:
+    /// these are the last ones, from `batch_attempted()` on.
     pub fn sendmail_batch(
         &mut self,
         messages: &[Outgoing<'_>],
         mail_options: &[&str],
         rcpt_options: &[&str],
     ) -> Vec<Result<Vec<RecipientResult>>> {
+        self.batch_attempted = 0;
         let mut outcomes: Vec<Option<Result<Vec<RecipientResult>>>> = vec![None; messages.len()];
         if let Err(e) = self.ehlo_or_helo_if_needed() {
             return messages.iter().map(|_| Err(e.clone())).collect();
         }
         let pipelined = self.pipelining && self.has_extn("pipelining");
+        // Why the session ended, once it has.
+        let mut ended: Option<Error> = None;
         for (i, m) in messages.iter().enumerate() {
+            if !self.is_connected() {
+                break;
+            }
             let size = DataEncoder::normalized_len(m.msg) as u64;
             let begun = self.begin(m.from, m.to, Some(size), mail_options, rcpt_options);
             self.collect_deferred(&mut outcomes);
             if let Err(e) = begun {
+                if ends_session(&e) && self.is_connected() {
+                    // The server takes no more mail on this connection.
+                    let _ = self.quit();
+                }
+                if !self.is_connected() {
+                    // Nothing of this message's data was sent: the server
+                    // cannot have judged it.
+                    ended = Some(e);
+                    break;
+                }
                 outcomes[i] = Some(Err(e));
                 continue;
             }
@@ -677,7 +723,7 @@ impl Client {
                 outcomes[i] = Some(Err(e));
                 continue;
             }
-            if pipelined && i + 1 < messages.len() {
+            if pipelined && self.pipeline_after_data && i + 1 < messages.len() {
                 self.end_deferred(i);
             } else {
                 outcomes[i] = Some(self.end());
@@ -689,12 +735,55 @@ impl Client {
             if let Err(e) = flushed {
                 self.deferred_result(Err(e));
             }
-            self.collect_deferred(&mut outcomes);
         }
+        self.collect_deferred(&mut outcomes);
+        // A 421 to the end of data: the server closed the session instead
+        // of judging that message.
+        let mut attempted = messages.len();
+        for (i, o) in outcomes.iter_mut().enumerate() {
+            let session_over = match o {
+                None => true,
+                Some(Err(e)) if e.code == Some(421) => {
+                    ended = Some(e.clone());
+                    true
+                }
+                Some(_) => false,
+            };
+            if session_over {
+                attempted = i;
+                break;
+            }
+        }
+        self.batch_attempted = attempted;
+        if attempted < messages.len() {
+            self.close();
+            // The replies to a message not attempted say nothing about
+            // its recipients.
+            self.results.clear();
+            if ended.is_none() {
+                // The connection was lost with the last message judged.
+                ended = outcomes[..attempted]
+                    .iter()
+                    .rev()
+                    .find_map(|o| o.as_ref().and_then(|r| r.as_ref().err()).cloned());
+            }
+        }
+        let rest = not_attempted(ended.as_ref());
         outcomes
             .into_iter()
-            .map(|o| o.unwrap_or_else(|| Err(Error::disconnected("Server not connected"))))
+            .enumerate()
+            .map(|(i, o)| match o {
+                Some(o) if i < attempted => o,
+                _ => Err(rest.clone()),
+            })
             .collect()
+    }
+
+    /// How many messages of the last `sendmail_batch`, from the first,
+    /// the server judged (accepted or refused); the others were not
+    /// attempted. All of them when the session lasted the whole batch.
+    pub fn batch_attempted(&self) -> usize {
+        self.batch_attempted
     }
 
     /// Ends the body into the output buffer without sending it; the next
@@ -737,6 +826,45 @@ impl Client {
             outcomes[index] = Some(outcome);
         }
     }
+}
+
+/// Whether a refusal says that this session carries no more mail, so that
+/// the rest of a batch belongs on a new connection: a 421 at any point (RFC
+/// 5321 §3.8: the server is closing the channel), or a 4xx to MAIL with the
+/// enhanced code 4.5.3. At MAIL no recipient is named yet, so "too many
+/// recipients" can only count the session's: OpenSMTPD's per-session limit
+/// answers "452 4.5.3 Too many recipients: Too many messages sent". Other
+/// 4xx replies to MAIL (a greylisted sender, a full queue) are that
+/// message's verdict and do not end the session.
+fn ends_session(e: &Error) -> bool {
+    e.code == Some(421)
+        || (e.status == Status::SenderRefused
+            && matches!(e.code, Some(400..=499))
+            && e.enhanced_code() == Some((4, 5, 3)))
+}
+
+/// The outcome of a message the server never judged.
+fn not_attempted(cause: Option<&Error>) -> Error {
+    let why = match cause {
+        Some(e) if e.code.is_some() => "the server ended the session before this message",
+        Some(_) => "the connection was lost before this message",
+        None => "the connection was closed before this message",
+    };
+    let mut e = Error::new(Status::NotAttempted, why);
+    if let Some(cause) = cause {
+        e.code = cause.code;
+        e.text = cause.text.clone();
+        if cause.code.is_none() {
+            e.message = format!("{why} ({})", cause.message);
+        }
+    }
+    e
+}
+
+/// "Bad sequence of commands" (RFC 5321 §4.2.4: 503; RFC 3463: X.5.1 is
+/// also "invalid command").
+fn out_of_sequence(reply: &Reply) -> bool {
+    reply.code == 503 || (reply.code / 100 == 5 && reply.enhanced_code() == Some((5, 5, 1)))
 }
 
 fn refused(results: &[RecipientResult]) -> Vec<RecipientResult> {

@@ -7,6 +7,11 @@ Prints msgs/s and MB/s (medians), peak RSS, and each client's speed-up over
 smtplib: the median of its per-round ratios, the clients taking turns within
 each round so that a drift in the machine's speed touches them alike. Run by hand (it is not
 part of the test suite):  python3 tests/bench/bench.py [--small N] [--large MiB]
+
+With --haraka DIR (an installed npm Haraka package, the directory holding
+its bin/haraka) it also sends --haraka-count messages to Haraka, which
+leaves Nagle's algorithm on and refuses commands pipelined after the end of
+data: smtplib against smtp-send, each message counted in Haraka's storage.
 """
 
 import argparse
@@ -87,6 +92,49 @@ def start_sink():
     sys.exit("smtp-sink did not start")
 
 
+# Haraka's queue plugin for the benchmark: accept every recipient, store one
+# line per message.
+HARAKA_PLUGIN = r"""
+const fs = require('fs')
+exports.hook_rcpt = function (next) { next(OK) }
+exports.hook_queue = function (next, connection) {
+    fs.appendFileSync(process.env.HARAKA_STORE, `${connection.transaction.data_bytes}\n`)
+    next(OK)
+}
+"""
+
+
+def start_haraka(haraka, tmp):
+    """Haraka from the package directory `haraka`, with its default
+    configuration but for the port, the log level and one plugin. Returns
+    (process, port, path of the storage file)."""
+    port = free_port()
+    root = os.path.join(tmp, "haraka")
+    shutil.copytree(os.path.join(haraka, "config"), os.path.join(root, "config"))
+    os.makedirs(os.path.join(root, "plugins"))
+    with open(os.path.join(root, "plugins", "bench_store.js"), "w") as f:
+        f.write(HARAKA_PLUGIN)
+    with open(os.path.join(root, "config", "plugins"), "w") as f:
+        f.write("bench_store\n")
+    with open(os.path.join(root, "config", "smtp.ini"), "w") as f:
+        f.write("listen=127.0.0.1:%d\n" % port)
+    with open(os.path.join(root, "config", "log.ini"), "w") as f:
+        f.write("[main]\nlevel=warn\n")
+    store = os.path.join(tmp, "haraka-stored")
+    env = dict(os.environ, HARAKA_STORE=store)
+    proc = subprocess.Popen(["node", os.path.join(haraka, "bin", "haraka"), "-c", root], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port, store
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    sys.exit("Haraka did not start")
+
+
 def run(cmd):
     """Runs cmd, returns (wall seconds, peak RSS in KiB of that process).
     GNU time reports the peak RSS: measured from Python, a forked child's
@@ -153,6 +201,8 @@ def main():
     ap.add_argument("--large", type=int, default=100, help="large message MiB (default 100)")
     ap.add_argument("--huge", type=int, default=1024, help="peak-RSS message MiB (default 1024; 0 skips)")
     ap.add_argument("--rounds", type=int, default=5, help="rounds, each client once a round (default 5)")
+    ap.add_argument("--haraka", help="an installed Haraka package directory (npm Haraka)")
+    ap.add_argument("--haraka-count", type=int, default=1000, help="messages to Haraka (default 1000)")
     a = ap.parse_args()
 
     for tool in (SMTP_SINK, SMTP_SOURCE):
@@ -188,6 +238,24 @@ def main():
         ]
         table(title, side_by_side(clients, a.rounds), 1)
         os.unlink(large)
+
+        if a.haraka:
+            haraka, hport, store = start_haraka(a.haraka, tmp)
+            try:
+                n = a.haraka_count
+                title = "%d messages of 1 KiB to Haraka, one connection" % n
+                SIZE[title] = os.path.getsize(small)
+                clients = [
+                    ("Python smtplib sendmail loop", [sys.executable, "-c", SMTPLIB_LOOP, str(hport), str(n), small]),
+                    ("libsmtp smtp-send --count", [SMTP_SEND, "--host", "127.0.0.1", "--port", str(hport), "--from", "from@example.org", "--to", "to@example.org", "--count", str(n), small]),
+                ]
+                table(title, side_by_side(clients, a.rounds), n)
+                with open(store) as f:
+                    stored = sum(1 for _ in f)
+                print("Haraka stored %d messages of the %d sent" % (stored, n * len(clients) * a.rounds))
+            finally:
+                haraka.kill()
+                haraka.wait()
 
         if a.huge:
             huge = os.path.join(tmp, "huge.eml")

@@ -124,6 +124,11 @@ static void null_handle(void) {
   CHECK(strcmp(smtp_error_name(SMTP_ERR_INVALID), "ValueError") == 0);
   CHECK(strcmp(smtp_error_name(-5), "Unknown") == 0);
   CHECK(smtp_error_is(-5, SMTP_ERR_EXCEPTION) == 0);
+  /* A message a batch never got to: a new value, a kind of disconnect. */
+  CHECK(SMTP_ERR_NOT_ATTEMPTED == 25);
+  CHECK(strcmp(smtp_error_name(SMTP_ERR_NOT_ATTEMPTED), "NotAttempted") == 0);
+  CHECK(smtp_error_is(SMTP_ERR_NOT_ATTEMPTED, SMTP_ERR_SERVER_DISCONNECTED) == 1);
+  CHECK(smtp_batch_attempted(NULL) == 0);
   CHECK(smtp_version() != NULL);
   /* NULL out-pointers of the constructors. */
   INVALID(smtp_open("127.0.0.1", dead_port, NULL));

@@ -133,6 +133,62 @@ impl Scripted {
     }
 }
 
+/// Scripted servers in turn on one port: the first connection runs the
+/// first script, the next connection the second, and so on (a client that
+/// reconnects).
+pub struct ScriptedSessions {
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    thread: JoinHandle<Vec<Vec<u8>>>,
+}
+
+impl ScriptedSessions {
+    /// Listens on a free loopback port and runs each script on one
+    /// connection, in order.
+    pub fn start(sessions: Vec<Vec<Step>>) -> ScriptedSessions {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let thread = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            for steps in sessions {
+                // A connection that never comes ends the list early.
+                let Some(stream) = accept_within(&listener, Duration::from_secs(10)) else {
+                    break;
+                };
+                got.push(run(stream, steps));
+            }
+            got
+        });
+        ScriptedSessions { port, thread }
+    }
+
+    /// Waits for every dialog to end and returns what the client sent in
+    /// each, as text (lossy).
+    pub fn transcripts(self) -> Vec<String> {
+        self.thread
+            .join()
+            .expect("scripted server thread")
+            .iter()
+            .map(|t| String::from_utf8_lossy(t).into_owned())
+            .collect()
+    }
+}
+
+fn accept_within(listener: &TcpListener, wait: Duration) -> Option<TcpStream> {
+    let deadline = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < deadline {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false).unwrap();
+                return Some(stream);
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    None
+}
+
 /// The server's side of the connection, plain or after a `Step::Tls`.
 enum Conn {
     Plain(TcpStream),
