@@ -244,7 +244,9 @@ typedef struct smtp_message {
 #define SMTP_ERR_TLS 22
 
 /**
- * ValueError: a bad argument (NULL, bad UTF-8, CR/LF/NUL, zero timeout).
+ * ValueError: a bad argument (NULL, bad UTF-8, CR/LF/NUL, a timeout out of
+ * range, an address that is not one) or a call out of turn (a command
+ * while a streamed body is open); nothing was sent.
  */
 #define SMTP_ERR_INVALID 23
 
@@ -853,7 +855,10 @@ const char *smtp_version(void);
  * an estimate as RFC 1870 allows — a body with bare LF line endings sends
  * one more byte per line), RCPT TO for each recipient, DATA (with
  * CHUNKING, BDAT chunks follow with the body instead). Errors as
- * `smtp_sendmail`; after an error no message is in progress.
+ * `smtp_sendmail`; after an error no message is in progress. While the
+ * body is open, every other call that would write to the server (a
+ * command, another message, QUIT, connect) is SMTP_ERR_INVALID with
+ * nothing written and the body left as it was; `smtp_close` abandons it.
  */
 smtp_status smtp_send_begin(struct smtp_handle *h, const char *from, const char *const *to, size_t n_to, uint64_t size, const char *const *mail_options, size_t n_mail_options, const char *const *rcpt_options, size_t n_rcpt_options);
 
