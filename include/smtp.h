@@ -286,7 +286,9 @@ typedef struct smtp_message {
 #define SMTP_ERR_TLS 22
 
 /**
- * ValueError: a bad argument (NULL, bad UTF-8, CR/LF/NUL, zero timeout).
+ * ValueError: a bad argument (NULL, bad UTF-8, CR/LF/NUL, a timeout out of
+ * range, an address that is not one) or a call out of turn (a command
+ * while a streamed body is open); nothing was sent.
  */
 #define SMTP_ERR_INVALID 23
 
@@ -1027,7 +1029,10 @@ const char *smtp_version(void);
  * an estimate as RFC 1870 allows — a body with bare LF line endings sends
  * one more byte per line), RCPT TO for each recipient, DATA (with
  * CHUNKING, BDAT chunks follow with the body instead). Errors as
- * `smtp_sendmail`; after an error no message is in progress.
+ * `smtp_sendmail`; after an error no message is in progress. While the
+ * body is open, every other call that would write to the server (a
+ * command, another message, QUIT, connect) is SMTP_ERR_INVALID with
+ * nothing written and the body left as it was; `smtp_close` abandons it.
  *
  * `from`, `to` and the option arrays are read during this call only and not
  * kept; they need not live until `smtp_send_end`.

@@ -1639,6 +1639,7 @@ fn an_address_list_and_a_password_from_the_environment_leak_nothing() {
     let run = run_program(cmd, b"Subject: x\r\n\r\nbody\r\n");
     assert_clean(&run, 0);
     assert!(server.transcript().contains("RCPT TO:<r@example.org>\r\n"));
+}
 
 // ---- a session that ends inside --count ----------------------------------
 

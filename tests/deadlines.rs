@@ -458,3 +458,23 @@ fn a_slow_producer_of_a_streamed_body_is_not_the_servers_timeout() {
         "{t:?}"
     );
 }
+
+#[test]
+fn a_reply_that_never_ends_is_cut_off_by_its_bounds_at_once() {
+    // A flood of continuation lines: the reply's line bound (512 lines)
+    // ends it long before the deadline, with memory bounded.
+    let mut steps = vec![send("220 flood.example ESMTP"), Step::Line];
+    steps.push(Step::Flood(b"250-flooding the client\r\n".repeat(64)));
+    let server = Scripted::start(steps);
+    let mut c = client(Kind::Smtp);
+    c.connect("127.0.0.1", server.port).unwrap();
+    let before = peak_rss_kib();
+    let start = Instant::now();
+    let e = c.ehlo("").unwrap_err();
+    assert!(start.elapsed() < T / 2, "{:?}", start.elapsed());
+    assert_eq!(e.status, Status::Response, "{e}");
+    assert!(!c.is_connected());
+    let grown = peak_rss_kib().saturating_sub(before);
+    assert!(grown < 64 * 1024, "peak RSS grew by {grown} KiB");
+    assert_eq!(server.transcript(), "EHLO client.example\r\n");
+}

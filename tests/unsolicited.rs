@@ -157,3 +157,24 @@ fn a_server_that_closed_is_a_disconnection_not_an_unsolicited_reply() {
     assert_eq!(e.status, Status::ServerDisconnected, "{e}");
     drop(server);
 }
+
+#[test]
+fn a_235_glued_to_a_challenge_is_refused_before_the_response() {
+    // The response to a 334 would otherwise meet a 235 the server sent
+    // before reading it.
+    let mut steps = esmtp_opening(&["AUTH LOGIN"]);
+    steps.push(Step::Line);
+    steps.push(Step::Send(
+        b"334 VXNlcm5hbWU6\r\n235 2.7.0 accepted before you answered\r\n".to_vec(),
+    ));
+    let server = Scripted::start(steps);
+    let mut c = client(Kind::Smtp);
+    c.connect("127.0.0.1", server.port).unwrap();
+    let e = c.login_with("user", "secret", false).unwrap_err();
+    assert_unsolicited(&c, &e, "before the AUTH response");
+    assert_eq!(
+        server.transcript(),
+        "EHLO client.example\r\nAUTH LOGIN\r\n",
+        "no credentials sent"
+    );
+}

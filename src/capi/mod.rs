@@ -63,7 +63,9 @@ pub const SMTP_ERR_IO: smtp_status = 20;
 pub const SMTP_ERR_TIMEOUT: smtp_status = 21;
 /// ssl.SSLError: TLS handshake or certificate verification failed.
 pub const SMTP_ERR_TLS: smtp_status = 22;
-/// ValueError: a bad argument (NULL, bad UTF-8, CR/LF/NUL, zero timeout).
+/// ValueError: a bad argument (NULL, bad UTF-8, CR/LF/NUL, a timeout out of
+/// range, an address that is not one) or a call out of turn (a command
+/// while a streamed body is open); nothing was sent.
 pub const SMTP_ERR_INVALID: smtp_status = 23;
 /// A caught panic inside libsmtp; the connection is closed, and the panic's
 /// message is the handle's error message (nothing is printed).

@@ -18,7 +18,10 @@ use crate::session::{DsnRet, Outgoing};
 /// an estimate as RFC 1870 allows — a body with bare LF line endings sends
 /// one more byte per line), RCPT TO for each recipient, DATA (with
 /// CHUNKING, BDAT chunks follow with the body instead). Errors as
-/// `smtp_sendmail`; after an error no message is in progress.
+/// `smtp_sendmail`; after an error no message is in progress. While the
+/// body is open, every other call that would write to the server (a
+/// command, another message, QUIT, connect) is SMTP_ERR_INVALID with
+/// nothing written and the body left as it was; `smtp_close` abandons it.
 ///
 /// `from`, `to` and the option arrays are read during this call only and not
 /// kept; they need not live until `smtp_send_end`.
