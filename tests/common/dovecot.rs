@@ -155,6 +155,11 @@ impl Dovecot {
         )
     }
 
+    /// Every message file delivered so far, to any user.
+    pub fn stored(&self) -> Vec<PathBuf> {
+        super::daemon::maildir_messages(&self.dir.path().join("mail"))
+    }
+
     /// Every message in `user`'s INBOX (new/ and cur/), as stored (with the
     /// trace headers Dovecot adds on top), oldest file name first.
     pub fn inbox(&self, user: &str) -> Vec<Vec<u8>> {
