@@ -442,6 +442,7 @@ impl Runner<'_> {
             Copies::Exactly(n) | Copies::AtLeast(n) => n,
         };
         let deadline = Instant::now() + wait;
+        let mut looked_again = false;
         loop {
             for f in self.t.stored() {
                 if !self.seen.contains_key(&f) {
@@ -455,13 +456,14 @@ impl Runner<'_> {
                 .filter(|(_, m)| m.as_deref() == Some(marker))
                 .map(|(f, _)| f.clone())
                 .collect();
-            if files.len() >= want || Instant::now() >= deadline {
-                if let Copies::Exactly(n) = copies {
-                    if files.len() == n && n > 0 {
-                        // Nothing more may follow: a short look again.
-                        std::thread::sleep(Duration::from_millis(200));
-                    }
-                }
+            let enough = files.len() >= want;
+            if enough && !looked_again && matches!(copies, Copies::Exactly(n) if n > 0) {
+                // No more copies may follow: one more look a moment later.
+                looked_again = true;
+                std::thread::sleep(Duration::from_millis(300));
+                continue;
+            }
+            if enough || Instant::now() >= deadline {
                 return files.iter().map(|f| self.t.read(f)).collect();
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -515,7 +517,20 @@ impl Runner<'_> {
             ))
         };
         if run.status != s.exit {
-            return fail(format!("exit {} (expected {})", run.status, s.exit), &run);
+            // How much got through all the same, for the report.
+            let stored = self.stored_with(&marker, s.copies, Duration::from_secs(5));
+            let want = match s.copies {
+                Copies::Exactly(n) | Copies::AtLeast(n) => n,
+            };
+            return fail(
+                format!(
+                    "exit {} (expected {}), {} of {want} stored",
+                    run.status,
+                    s.exit,
+                    stored.len()
+                ),
+                &run,
+            );
         }
         if let Some(want) = &s.stderr_has {
             if !run.stderr.contains(want.as_str()) {
