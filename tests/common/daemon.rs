@@ -23,7 +23,7 @@ pub fn provisioned(rel: &str, what: &str) -> PathBuf {
     let path = servers_dir().join(rel);
     assert!(
         path.exists(),
-        "{} not found: {what} is missing; tests/setup-deps installs it",
+        "{} not found: it needs {what}, which tests/setup-deps provides",
         path.display()
     );
     path

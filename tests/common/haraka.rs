@@ -13,7 +13,7 @@ use std::process::Command;
 use super::daemon::{copy_readable, files_below, open_tempdir, provisioned, Daemon};
 
 /// What brings it.
-pub const PACKAGE: &str = "npm's Haraka (tests/setup-deps installs it) and Node.js";
+pub const PACKAGE: &str = "npm's Haraka and Node.js";
 
 /// The plugin, relative to the repository.
 pub const PLUGIN: &str = "tests/servers/haraka/interop_store.js";

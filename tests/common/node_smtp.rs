@@ -12,7 +12,7 @@ use std::process::Command;
 use super::daemon::{copy_readable, files_below, open_tempdir, provisioned, Daemon};
 
 /// What brings it.
-pub const PACKAGE: &str = "npm's smtp-server (tests/setup-deps installs it) and Node.js";
+pub const PACKAGE: &str = "npm's smtp-server and Node.js";
 
 /// The script, relative to the repository.
 pub const SCRIPT: &str = "tests/servers/smtp_server.js";
