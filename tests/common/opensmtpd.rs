@@ -55,6 +55,7 @@ impl OpenSmtpd {
             "/usr/libexec/opensmtpd/mail.maildir not found: tests/setup-deps links it"
         );
         let lock = machine_lock();
+        wait_no_other_smtpd();
         let _ = std::fs::remove_dir_all(SPOOL);
         let (uid, gid) = super::user_ids("nobody");
         let dir = open_tempdir("libsmtp-opensmtpd.");
@@ -113,5 +114,18 @@ fn machine_lock() -> UnixListener {
             }
             Err(e) => panic!("no OpenSMTPD slot (another test process holds it?): {e}"),
         }
+    }
+}
+
+/// Waits (10 minutes at most) until no OpenSMTPD started by other means
+/// answers on the compiled-in control socket: its spool is the same.
+fn wait_no_other_smtpd() {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while std::os::unix::net::UnixStream::connect("/var/run/smtpd.sock").is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "another OpenSMTPD runs on this machine (/var/run/smtpd.sock answers): stop it"
+        );
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
