@@ -45,6 +45,10 @@ pub struct AioOptions {
     pub lmtp: bool,
     /// Offer SMTPUTF8.
     pub smtputf8: bool,
+    /// When set, recipients outside this domain are refused (550 5.7.1).
+    pub domain: Option<String>,
+    /// When set, the SIZE limit instead of aiosmtpd's 32 MiB.
+    pub data_size_limit: Option<usize>,
 }
 
 /// One message as the server received it.
@@ -123,6 +127,12 @@ impl AioSmtpd {
         if opts.smtputf8 {
             cmd.arg("--smtputf8");
         }
+        if let Some(domain) = &opts.domain {
+            cmd.args(["--domain", domain]);
+        }
+        if let Some(limit) = opts.data_size_limit {
+            cmd.args(["--data-size-limit", &limit.to_string()]);
+        }
         // stderr goes to a file: a pipe nobody reads could fill and stall
         // the server.
         let log_path = dir.path().join("stderr.log");
@@ -175,6 +185,18 @@ impl AioSmtpd {
         }
     }
 
+    /// The files of the messages received so far (JSON envelopes; read
+    /// one with `read_stored`).
+    pub fn stored(&self) -> Vec<PathBuf> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .expect("read aiosmtpd folder")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        names.sort();
+        names
+    }
+
     fn read_messages(&self) -> Vec<Received> {
         let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
             .expect("read aiosmtpd folder")
@@ -207,7 +229,7 @@ impl Drop for AioSmtpd {
 /// Reads one JSON envelope written by the script. The format is flat and
 /// known: string fields and arrays of strings, no escapes but those of
 /// json.dump for ASCII-safe output.
-fn parse_received(path: &std::path::Path) -> Received {
+pub fn parse_received(path: &std::path::Path) -> Received {
     let text = std::fs::read_to_string(path).expect("read envelope");
     let content = base64::engine::general_purpose::STANDARD
         .decode(json_string(&text, "content"))

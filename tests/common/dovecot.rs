@@ -72,6 +72,22 @@ impl Dovecot {
     /// Starts Dovecot and waits until both listeners accept (15 s at
     /// most). A missing Dovecot is a test failure naming the packages.
     pub fn start() -> Dovecot {
+        Dovecot::start_inner(None)
+    }
+
+    /// `start`, and Dovecot's SASL server for Postfix's smtpd
+    /// (`smtpd_sasl_type = dovecot`) on the socket `auth_socket`: PLAIN,
+    /// LOGIN and CRAM-MD5 for one more user, `user` with `password`.
+    pub fn start_with_sasl(user: &str, password: &str) -> Dovecot {
+        Dovecot::start_inner(Some((user, password)))
+    }
+
+    /// The SASL socket of `start_with_sasl`.
+    pub fn auth_socket(&self) -> PathBuf {
+        self.dir.path().join("run").join("auth-client")
+    }
+
+    fn start_inner(sasl: Option<(&str, &str)>) -> Dovecot {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path();
         // The auth process (internal user) reads the users file and the
@@ -87,14 +103,19 @@ impl Dovecot {
                 .expect("chown mail folder");
         }
         let users = root.join("users");
-        std::fs::write(
-            &users,
-            format!("alice:::::::\nbob:::::::\n{TINY}::::::: userdb_quota_rule=*:storage=1K\n"),
-        )
-        .expect("write users");
+        let mut lines =
+            format!("alice:::::::\nbob:::::::\n{TINY}::::::: userdb_quota_rule=*:storage=1K\n");
+        let mut conf_text = String::new();
+        if let Some((user, password)) = sasl {
+            // {PLAIN}: CRAM-MD5 needs the password itself.
+            lines.push_str(&format!("{user}:{{PLAIN}}{password}::::::\n"));
+            conf_text.push_str(SASL_CONFIG);
+        }
+        std::fs::write(&users, lines).expect("write users");
         let port = super::free_port();
         let conf = root.join("dovecot.conf");
-        std::fs::write(&conf, config(root, &users, port, &acc)).expect("write dovecot.conf");
+        conf_text.insert_str(0, &config(root, &users, port, &acc));
+        std::fs::write(&conf, conf_text).expect("write dovecot.conf");
         let log = std::fs::File::create(root.join("stderr.log")).expect("create stderr.log");
         let child = match Command::new("dovecot")
             .arg("-F")
@@ -155,6 +176,11 @@ impl Dovecot {
         )
     }
 
+    /// Every message file delivered so far, to any user.
+    pub fn stored(&self) -> Vec<PathBuf> {
+        super::daemon::maildir_messages(&self.dir.path().join("mail"))
+    }
+
     /// Every message in `user`'s INBOX (new/ and cur/), as stored (with the
     /// trace headers Dovecot adds on top), oldest file name first.
     pub fn inbox(&self, user: &str) -> Vec<Vec<u8>> {
@@ -195,6 +221,16 @@ pub fn without_trace<'a>(stored: &'a [u8], msg: &[u8]) -> &'a [u8] {
         });
     &stored[at + 2..]
 }
+
+/// What `start_with_sasl` adds: the mechanisms, and the socket Postfix's
+/// smtpd (running as the postfix user) connects to.
+const SASL_CONFIG: &str = "auth_mechanisms = plain login cram-md5
+service auth {
+  unix_listener auth-client {
+    mode = 0666
+  }
+}
+";
 
 fn config(root: &Path, users: &Path, port: u16, acc: &Accounts) -> String {
     let root = root.display();

@@ -5,7 +5,12 @@
 pub mod aiosmtpd;
 pub mod cdylib;
 pub mod certs;
+pub mod daemon;
 pub mod dovecot;
+pub mod exim;
+pub mod haraka;
+pub mod node_smtp;
+pub mod opensmtpd;
 pub mod postfix;
 pub mod scripted;
 pub mod sink;
@@ -61,4 +66,18 @@ pub fn record_transcript(client: &mut smtp::Client, level: u8) -> Arc<Mutex<Vec<
         sink.lock().unwrap().push(l.to_string())
     })));
     lines
+}
+
+/// The uid and gid of the system user `name` (tests/setup-deps makes the
+/// ones the servers drop to).
+pub fn user_ids(name: &str) -> (u32, u32) {
+    let passwd = std::fs::read_to_string("/etc/passwd").expect("read /etc/passwd");
+    passwd
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 3 && f[0] == name).then(|| (f[2].parse().ok(), f[3].parse().ok()))
+        })
+        .and_then(|(u, g)| Some((u?, g?)))
+        .unwrap_or_else(|| panic!("no user {name}: tests/setup-deps makes it"))
 }

@@ -39,6 +39,9 @@ pub const OTHER: &str = "other";
 pub struct Postfix {
     /// Its smtpd's port on 127.0.0.1.
     pub port: u16,
+    /// A second smtpd on 127.0.0.1, speaking TLS from the first byte
+    /// (`smtpd_tls_wrappermode`, RFC 8314 implicit TLS).
+    pub tls_port: u16,
     dir: tempfile::TempDir,
 }
 
@@ -74,6 +77,7 @@ impl Postfix {
             std::os::unix::fs::chown(root.join(sub), Some(uid), Some(gid)).unwrap();
         }
         let port = super::free_port();
+        let tls_port = super::free_port();
         let certs = super::certs::certs();
         let mut maps = String::new();
         for (addr, mailbox) in MAILBOXES {
@@ -128,7 +132,11 @@ impl Postfix {
         std::fs::write(root.join("conf/main.cf"), main).unwrap();
         std::fs::write(
             root.join("conf/master.cf"),
-            format!("127.0.0.1:{port} inet n - n - - smtpd\n{MASTER_CF}"),
+            format!(
+                "127.0.0.1:{port} inet n - n - - smtpd\n\
+                 127.0.0.1:{tls_port} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes\n\
+                 {MASTER_CF}"
+            ),
         )
         .unwrap();
 
@@ -143,7 +151,11 @@ impl Postfix {
                 .unwrap();
         }
 
-        let pf = Postfix { port, dir };
+        let pf = Postfix {
+            port,
+            tls_port,
+            dir,
+        };
         let out = pf.postfix("start");
         if !out.status.success() {
             panic!(
@@ -181,6 +193,11 @@ impl Postfix {
             self.port,
             self.log()
         );
+    }
+
+    /// Every message file delivered so far, to any mailbox.
+    pub fn stored(&self) -> Vec<PathBuf> {
+        super::daemon::maildir_messages(&self.dir.path().join("mail"))
     }
 
     /// The instance's log so far.

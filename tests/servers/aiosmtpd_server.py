@@ -47,6 +47,8 @@ def parse_args():
     p.add_argument("--oauth-token")
     p.add_argument("--lmtp", action="store_true")
     p.add_argument("--smtputf8", action="store_true")
+    p.add_argument("--domain", help="refuse recipients outside this domain")
+    p.add_argument("--data-size-limit", type=int)
     return p.parse_args()
 
 
@@ -55,8 +57,9 @@ OAUTH_ERROR = {"status": "invalid_token", "scope": "https://mail.example.com/"}
 
 
 class Handler:
-    def __init__(self, outdir, users=None, tokens=None):
+    def __init__(self, outdir, users=None, tokens=None, domain=None):
         self.outdir = outdir
+        self.domain = domain
         self.lock = threading.Lock()
         self.count = 0
         self.ready = False
@@ -136,6 +139,8 @@ class Handler:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         self.log(server, f"RCPT {address}")
+        if self.domain is not None and address.rpartition("@")[2].lower() != self.domain:
+            return "550 5.7.1 Relaying denied"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
@@ -195,8 +200,10 @@ def main():
         tokens[args.oauth_user.encode()] = (args.oauth_token or "").encode()
     else:
         excluded += ["XOAUTH2", "OAUTHBEARER"]
-    handler = Handler(args.outdir, users, tokens)
+    handler = Handler(args.outdir, users, tokens, args.domain and args.domain.lower())
     kwargs = {"enable_SMTPUTF8": args.smtputf8, "auth_exclude_mechanism": excluded}
+    if args.data_size_limit is not None:
+        kwargs["data_size_limit"] = args.data_size_limit
     if args.auth_user is not None or args.oauth_user is not None:
         # PLAIN and LOGIN (aiosmtpd's own) come here.
         def authenticator(server, session, envelope, mechanism, auth_data):
