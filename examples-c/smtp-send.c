@@ -235,6 +235,7 @@ static int sysexit_for(const smtp_handle *h, smtp_status st)
     }
     case SMTP_ERR_TIMEOUT:
     case SMTP_ERR_SERVER_DISCONNECTED:
+    case SMTP_ERR_NOT_ATTEMPTED: /* the session ended; the server never judged it */
         return EX_TEMPFAIL_;
     case SMTP_ERR_IO:
         /* A negative errno is getaddrinfo's: the name does not resolve,

@@ -1709,6 +1709,29 @@ fn count_goes_on_over_a_new_session_when_the_server_ends_one() {
 }
 
 #[test]
+fn sysexits_a_batch_whose_connection_is_lost_unjudged_is_75_tempfail() {
+    // Messages the server never judged are "try later", whether the session
+    // ended with a 421 or with no reply at all.
+    let mut first = esmtp_opening(&["ENHANCEDSTATUSCODES"]);
+    first.extend(accepted_message());
+    first.extend(reply("421 4.7.0 too much mail, closing"));
+    let second = esmtp_opening(&["ENHANCEDSTATUSCODES"]); // then hangs up
+    let server = ScriptedSessions::start(vec![first, second]);
+    let mut a = at(server.port);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    a.extend(args(&["--count", "3", "--exit-codes", "sysexits"]));
+    let run = smtp_send_with(&a, b"x\r\n");
+    let sessions = server.transcripts();
+    assert_eq!(run.status, 75, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("smtp-send: NotAttempted: "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(sessions.len(), 2);
+}
+
+#[test]
 fn count_stops_when_a_new_session_carries_nothing() {
     // Reconnecting helps only when the last session delivered something;
     // a server that refuses at once would otherwise be called forever.
