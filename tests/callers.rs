@@ -35,14 +35,7 @@ fn with_test_servers(cmd: &mut Command) {
 fn installed_libsmtp() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let prefix = dir.path().join("usr");
-    common::run_ok(
-        Command::new(common::repo_root().join(".ci/install"))
-            .env("PREFIX", &prefix)
-            .env("PROFILE", "debug")
-            .env("CARGO_TARGET_DIR", target_dir()),
-        ".ci/install",
-        "coreutils",
-    );
+    common::ci_install(&prefix, &target_dir());
     (dir, prefix)
 }
 
@@ -277,14 +270,7 @@ fn the_installed_gem_sends_from_outside_the_tree_with_the_installed_library() {
         .to_path_buf();
     let dir = tempfile::tempdir().expect("temp dir");
     let prefix = dir.path().join("usr");
-    common::run_ok(
-        Command::new(common::repo_root().join(".ci/install"))
-            .env("PREFIX", &prefix)
-            .env("PROFILE", "debug")
-            .env("CARGO_TARGET_DIR", &target),
-        ".ci/install",
-        "coreutils",
-    );
+    common::ci_install(&prefix, &target);
     let work = dir.path().join("work");
     std::fs::create_dir(&work).expect("work folder");
     let gem = work.join("libsmtp.gem");

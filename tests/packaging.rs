@@ -11,7 +11,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
 
 use common::sink::SmtpSink;
 
@@ -28,14 +27,10 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// `make` stages its files in one folder of the target directory: one
-/// install at a time.
-static MAKE: Mutex<()> = Mutex::new(());
-
 /// `make install` (or another make target) of the debug build into
 /// `prefix`, through .ci/install for install.
 fn make(prefix: &Path, target: &str) {
-    let _one = MAKE.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = common::MAKE.lock().unwrap_or_else(|e| e.into_inner());
     let mut cmd = if target == "install" {
         Command::new(common::repo_root().join(".ci/install"))
     } else {

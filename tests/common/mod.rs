@@ -57,6 +57,27 @@ pub fn run_ok(cmd: &mut Command, what: &str, package: &str) -> Output {
     out
 }
 
+/// `make` stages its files in one folder of the target directory: one
+/// install (or other make target) at a time within a test binary.
+pub static MAKE: Mutex<()> = Mutex::new(());
+
+/// libsmtp as a user installs it: `.ci/install` (`make install` of the
+/// debug build, built in `target`) into `prefix`.
+pub fn ci_install(prefix: &std::path::Path, target: &std::path::Path) {
+    let _one = MAKE.lock().unwrap_or_else(|e| e.into_inner());
+    run_ok(
+        Command::new(repo_root().join(".ci/install"))
+            .env("PREFIX", prefix)
+            .env("PROFILE", "debug")
+            .env("CARGO_TARGET_DIR", target)
+            .env_remove("DESTDIR")
+            .env_remove("LIBDIR")
+            .env_remove("MAKEFLAGS"),
+        ".ci/install",
+        "make",
+    );
+}
+
 /// Turns on the transcript of `client` at `level` and collects its lines.
 pub fn record_transcript(client: &mut smtp::Client, level: u8) -> Arc<Mutex<Vec<String>>> {
     let lines = Arc::new(Mutex::new(Vec::new()));
