@@ -31,12 +31,28 @@ fn with_test_servers(cmd: &mut Command) {
 }
 
 /// libsmtp as a user installs it: `.ci/install` (the debug build) into a
-/// fresh prefix, whose smtp.pc the Go package finds through pkg-config.
-fn installed_libsmtp() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let prefix = dir.path().join("usr");
-    common::ci_install(&prefix, &target_dir());
-    (dir, prefix)
+/// prefix of its own, whose smtp.pc the Go package finds through
+/// pkg-config. Once per run, and always at the same path: Go's build cache
+/// keeps the linker's -L from pkg-config with a cached package, so a prefix
+/// that moved from run to run would leave a later run's link pointing at a
+/// folder that is gone.
+fn installed_libsmtp() -> PathBuf {
+    static PREFIX: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PREFIX
+        .get_or_init(|| {
+            // Outside the checkout (the binaries must name nothing in it),
+            // one folder per target folder.
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            target_dir().hash(&mut h);
+            let prefix = std::env::temp_dir()
+                .join(format!("libsmtp-callers-{:016x}", h.finish()))
+                .join("usr");
+            let _ = std::fs::remove_dir_all(&prefix);
+            common::ci_install(&prefix, &target_dir());
+            prefix
+        })
+        .clone()
 }
 
 /// The target folder: this test binary is target/<profile>/deps/NAME.
@@ -71,7 +87,7 @@ fn go(prefix: &Path, dir: &Path, args: &[&str]) -> Command {
 
 #[test]
 fn go_package_tests_pass_against_smtp_sink_and_aiosmtpd() {
-    let (_dir, prefix) = installed_libsmtp();
+    let prefix = installed_libsmtp();
     let bindings = common::repo_root().join("bindings/go");
     common::run_ok(
         &mut go(&prefix, &bindings, &["vet", "./..."]),
@@ -114,7 +130,8 @@ fn net_smtp_examples(port: u16) -> String {
 #[test]
 fn go_net_smtp_examples_build_in_a_separate_module_and_send_through_aiosmtpd() {
     use common::aiosmtpd::{AioOptions, AioSmtpd, AioTls};
-    let (dir, prefix) = installed_libsmtp();
+    let prefix = installed_libsmtp();
+    let dir = tempfile::tempdir().expect("temp dir");
     // STARTTLS offered, AUTH after it, for the examples' own credentials.
     let c = certs();
     let server = AioSmtpd::start(AioOptions {
