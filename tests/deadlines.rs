@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::certs::certs;
 use common::scripted::{esmtp_opening, reply, send, Scripted, Step};
+use smtp::session::Outgoing;
 use smtp::{Client, Kind, Status};
 
 /// The deadline of every test here.
@@ -429,6 +430,88 @@ fn each_command_gets_its_own_deadline() {
     assert_eq!(
         server.transcript(),
         "EHLO client.example\r\nNOOP\r\nNOOP\r\nNOOP\r\n"
+    );
+}
+
+/// Two messages in a batch with PIPELINING: the second envelope travels
+/// with the first end of data.
+fn two_messages<'a>(to: &'a [&'a str]) -> Vec<Outgoing<'a>> {
+    ["one\r\n", "two\r\n"]
+        .iter()
+        .map(|m| Outgoing {
+            from: "a@example.org",
+            to,
+            msg: m.as_bytes(),
+        })
+        .collect()
+}
+
+const ENVELOPE: &str = "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n";
+
+#[test]
+fn each_step_of_a_pipelined_batch_gets_its_own_deadline() {
+    // The first end of data and the second envelope go in one write; the
+    // reply to the end of data, then the envelope's replies, each come
+    // 0.6 s late: each within its own 1 s deadline, though together they
+    // take longer than one.
+    let late = Duration::from_millis(600);
+    let mut steps = esmtp_opening(&["PIPELINING"]);
+    steps.push(Step::Burst(3));
+    steps.push(Step::Send(b"250 ok\r\n250 ok\r\n354 go\r\n".to_vec()));
+    steps.push(Step::Data);
+    steps.push(Step::Burst(3));
+    steps.push(Step::Sleep(late));
+    steps.push(send("250 2.0.0 queued one"));
+    steps.push(Step::Sleep(late));
+    steps.push(Step::Send(b"250 ok\r\n250 ok\r\n354 go\r\n".to_vec()));
+    steps.push(Step::Data);
+    steps.push(Step::Sleep(late));
+    steps.push(send("250 2.0.0 queued two"));
+    let server = Scripted::start(steps);
+    let mut c = client(Kind::Smtp);
+    c.connect("127.0.0.1", server.port).unwrap();
+    let to = ["b@example.org"];
+    let outcomes = c.sendmail_batch(&two_messages(&to), &[], &[]);
+    assert!(outcomes.iter().all(|o| o.is_ok()), "{outcomes:?}");
+    assert_eq!(c.batch_attempted(), 2);
+    c.close();
+    assert_eq!(
+        server.transcript(),
+        format!("EHLO client.example\r\n{ENVELOPE}one\r\n.\r\n{ENVELOPE}two\r\n.\r\n")
+    );
+}
+
+#[test]
+fn a_silent_server_after_an_end_of_data_in_a_batch_times_out_on_the_envelope() {
+    // The first end of data is answered; the second envelope never is. The
+    // timeout names what was waited for, and the second message, never
+    // judged, is not attempted.
+    let mut steps = esmtp_opening(&["PIPELINING"]);
+    steps.push(Step::Burst(3));
+    steps.push(Step::Send(b"250 ok\r\n250 ok\r\n354 go\r\n".to_vec()));
+    steps.push(Step::Data);
+    steps.push(Step::Burst(3));
+    steps.push(send("250 2.0.0 queued one"));
+    steps.push(Step::Sleep(T * 3));
+    let server = Scripted::start(steps);
+    let mut c = client(Kind::Smtp);
+    c.connect("127.0.0.1", server.port).unwrap();
+    let to = ["b@example.org"];
+    let outcomes = within_deadline(|| c.sendmail_batch(&two_messages(&to), &[], &[]));
+    assert!(outcomes[0].is_ok(), "{outcomes:?}");
+    let e = outcomes[1].as_ref().unwrap_err();
+    assert_eq!(e.status, Status::NotAttempted, "{e}");
+    assert!(
+        e.message.contains(
+            "reading the reply to the pipelined MAIL, RCPT and DATA timed out after 1.0 s"
+        ),
+        "{e}"
+    );
+    assert_eq!(c.batch_attempted(), 1);
+    assert!(!c.is_connected());
+    assert_eq!(
+        server.transcript(),
+        format!("EHLO client.example\r\n{ENVELOPE}one\r\n.\r\n{ENVELOPE}")
     );
 }
 

@@ -386,6 +386,11 @@ impl Client {
         let flushed = self.flush();
         self.settle_deferred();
         flushed?;
+        if after_data {
+            // Reading the reply to the end of data began an operation of
+            // its own: the envelope's replies get theirs again.
+            self.begin_op("the pipelined MAIL, RCPT and DATA");
+        }
 
         let mail_reply = self.getreply()?;
         if mail_reply.code == 421 {
