@@ -516,6 +516,35 @@ fn a_silent_server_after_an_end_of_data_in_a_batch_times_out_on_the_envelope() {
 }
 
 #[test]
+fn the_empty_data_after_refused_recipients_gets_its_own_deadline() {
+    // Every recipient refused but DATA answered 354: the client ends the
+    // (empty) data at once. The envelope's replies and the reply to that
+    // end come 0.6 s late each: each within its own 1 s deadline.
+    let late = Duration::from_millis(600);
+    let mut steps = esmtp_opening(&["PIPELINING"]);
+    steps.push(Step::Burst(3));
+    steps.push(Step::Sleep(late));
+    steps.push(Step::Send(b"250 ok\r\n550 no\r\n354 go\r\n".to_vec()));
+    steps.push(Step::Line);
+    steps.push(Step::Sleep(late));
+    steps.push(send("554 no valid recipients"));
+    steps.extend(reply("250 reset"));
+    let server = Scripted::start(steps);
+    let mut c = client(Kind::Smtp);
+    c.connect("127.0.0.1", server.port).unwrap();
+    let e = c
+        .sendmail("a@example.org", &["b@example.org"], b"x\r\n", &[], &[])
+        .unwrap_err();
+    assert_eq!(e.status, Status::RecipientsRefused, "{e}");
+    assert!(c.is_connected());
+    c.close();
+    assert_eq!(
+        server.transcript(),
+        format!("EHLO client.example\r\n{ENVELOPE}.\r\nRSET\r\n")
+    );
+}
+
+#[test]
 fn a_slow_producer_of_a_streamed_body_is_not_the_servers_timeout() {
     // The body's deadline counts the server's time: the caller may take
     // longer than the timeout to produce the whole body.

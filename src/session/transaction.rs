@@ -413,6 +413,7 @@ impl Client {
                 // The server took DATA with nothing to deliver to: end the
                 // (empty) data so that the session stays in step.
                 self.debug.line("send: '.\\r\\n' (no valid recipients)");
+                self.begin_op("the end of data");
                 self.send(b".\r\n")?;
                 self.getreply()?;
             }
