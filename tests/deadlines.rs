@@ -516,6 +516,39 @@ fn a_silent_server_after_an_end_of_data_in_a_batch_times_out_on_the_envelope() {
 }
 
 #[test]
+fn quit_after_a_session_limit_in_a_batch_waits_one_deadline_at_most() {
+    // A 452 4.5.3 to MAIL ends the batch with RSET and QUIT; a server that
+    // never answers QUIT holds the caller for QUIT's own deadline, no more.
+    let mut steps = esmtp_opening(&["PIPELINING", "ENHANCEDSTATUSCODES"]);
+    steps.push(Step::Burst(3));
+    steps.push(Step::Send(b"250 ok\r\n250 ok\r\n354 go\r\n".to_vec()));
+    steps.push(Step::Data);
+    steps.push(Step::Burst(3));
+    steps.push(Step::Send(
+        b"250 2.0.0 queued one\r\n452 4.5.3 Too many messages\r\n\
+          503 5.5.1 no\r\n503 5.5.1 no\r\n"
+            .to_vec(),
+    ));
+    steps.extend(reply("250 2.0.0 reset"));
+    steps.push(Step::Line);
+    steps.push(Step::Sleep(T * 3));
+    let server = Scripted::start(steps);
+    let mut c = client(Kind::Smtp);
+    c.connect("127.0.0.1", server.port).unwrap();
+    let to = ["b@example.org"];
+    let outcomes = within_deadline(|| c.sendmail_batch(&two_messages(&to), &[], &[]));
+    assert!(outcomes[0].is_ok(), "{outcomes:?}");
+    let e = outcomes[1].as_ref().unwrap_err();
+    assert_eq!((e.status, e.code), (Status::NotAttempted, Some(452)), "{e}");
+    assert_eq!(c.batch_attempted(), 1);
+    assert!(!c.is_connected());
+    assert_eq!(
+        server.transcript(),
+        format!("EHLO client.example\r\n{ENVELOPE}one\r\n.\r\n{ENVELOPE}RSET\r\nQUIT\r\n")
+    );
+}
+
+#[test]
 fn the_empty_data_after_refused_recipients_gets_its_own_deadline() {
     // Every recipient refused but DATA answered 354: the client ends the
     // (empty) data at once. The envelope's replies and the reply to that
