@@ -809,6 +809,44 @@ fn a_connection_lost_between_messages_leaves_the_rest_not_attempted() {
 }
 
 #[test]
+fn a_refusal_followed_by_a_lost_connection_is_still_that_messages_verdict() {
+    // The second message's sender is refused; the connection is then lost
+    // (here at the RSET that follows). The refusal is the server's verdict
+    // on that message; only the third was never attempted, and the 550 is
+    // not what ended the session.
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["PIPELINING", "ENHANCEDSTATUSCODES"]),
+        vec![Step::Burst(3)],
+        replies(&["250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, Step::Burst(3)],
+        replies(&[
+            "250 2.0.0 queued one",
+            "550 5.1.8 bad sender",
+            "503 5.5.1 no",
+            "503 5.5.1 no",
+        ]),
+        vec![Step::Line, Step::Close],
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let to = ["b@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two", "three"]), &[], &[]);
+    assert_eq!(
+        verdicts(&outcomes),
+        [
+            (Status::Ok, Some(250)),
+            (Status::SenderRefused, Some(550)),
+            (Status::NotAttempted, None),
+        ]
+    );
+    assert_eq!(c.batch_attempted(), 2);
+    assert!(!c.is_connected());
+    assert_eq!(
+        server.transcript(),
+        format!("EHLO client.example\r\n{ENVELOPE}one\r\n.\r\n{ENVELOPE}RSET\r\n")
+    );
+}
+
+#[test]
 fn another_4xx_to_mail_is_that_messages_verdict_and_the_batch_goes_on() {
     // A greylisted sender is about that message, not the session.
     let server = Scripted::start(script(vec![
