@@ -550,6 +550,53 @@ fn an_envelope_refused_for_following_the_end_of_data_is_sent_again() {
 }
 
 #[test]
+fn after_the_envelope_is_sent_again_every_503_is_counted_and_quit_follows_cleanly() {
+    // Haraka answers each complete command that came before its reply to
+    // the end of data with 503: with two recipients, four of them. All are
+    // read as the replies to the commands they answer, so nothing is left
+    // over to be taken for an unsolicited reply before the QUIT at the end.
+    let envelope = "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nRCPT TO:<c@y>\r\nDATA\r\n";
+    let accept = ["250 ok", "250 ok", "250 ok", "354 go"];
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["PIPELINING"]),
+        vec![Step::Burst(4)],
+        replies(&accept),
+        vec![Step::Data, Step::Burst(4)],
+        replies(&[
+            "250 queued one",
+            AFTER_DATA_REFUSED,
+            AFTER_DATA_REFUSED,
+            AFTER_DATA_REFUSED,
+            AFTER_DATA_REFUSED,
+        ]),
+        vec![Step::Burst(4)],
+        replies(&accept),
+        vec![Step::Data, Step::Quiet(Duration::from_millis(300))],
+        replies(&["250 queued two"]),
+        vec![Step::Burst(4)],
+        replies(&accept),
+        vec![Step::Data, Step::Quiet(Duration::from_millis(300))],
+        replies(&["250 queued three"]),
+        reply("221 bye"),
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let to = ["b@y", "c@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two", "three"]), &[], &[]);
+    assert!(outcomes.iter().all(|o| o.is_ok()), "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| o.as_ref().unwrap().is_empty()));
+    assert_eq!(c.batch_attempted(), 3);
+    assert_eq!(c.recipient_results().len(), 2);
+    assert_eq!(c.quit().unwrap().code, 221);
+    assert_eq!(
+        server.transcript(),
+        format!(
+            "EHLO client.example\r\n{envelope}one\r\n.\r\n{envelope}{envelope}two\r\n.\r\n\
+             {envelope}three\r\n.\r\nQUIT\r\n"
+        )
+    );
+}
+
+#[test]
 fn an_envelope_refused_again_without_pipelining_is_the_servers_verdict() {
     // Sent once more, and only once: a second refusal is the real one.
     let server = Scripted::start(script(vec![
