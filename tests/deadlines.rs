@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::certs::certs;
 use common::scripted::{esmtp_opening, reply, send, Scripted, Step};
+use smtp::session::Outgoing;
 use smtp::{Client, Kind, Status};
 
 /// The deadline of every test here.
@@ -429,6 +430,150 @@ fn each_command_gets_its_own_deadline() {
     assert_eq!(
         server.transcript(),
         "EHLO client.example\r\nNOOP\r\nNOOP\r\nNOOP\r\n"
+    );
+}
+
+/// Two messages in a batch with PIPELINING: the second envelope travels
+/// with the first end of data.
+fn two_messages<'a>(to: &'a [&'a str]) -> Vec<Outgoing<'a>> {
+    ["one\r\n", "two\r\n"]
+        .iter()
+        .map(|m| Outgoing {
+            from: "a@example.org",
+            to,
+            msg: m.as_bytes(),
+        })
+        .collect()
+}
+
+const ENVELOPE: &str = "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n";
+
+#[test]
+fn each_step_of_a_pipelined_batch_gets_its_own_deadline() {
+    // The first end of data and the second envelope go in one write; the
+    // reply to the end of data, then the envelope's replies, each come
+    // 0.6 s late: each within its own 1 s deadline, though together they
+    // take longer than one.
+    let late = Duration::from_millis(600);
+    let mut steps = esmtp_opening(&["PIPELINING"]);
+    steps.push(Step::Burst(3));
+    steps.push(Step::Send(b"250 ok\r\n250 ok\r\n354 go\r\n".to_vec()));
+    steps.push(Step::Data);
+    steps.push(Step::Burst(3));
+    steps.push(Step::Sleep(late));
+    steps.push(send("250 2.0.0 queued one"));
+    steps.push(Step::Sleep(late));
+    steps.push(Step::Send(b"250 ok\r\n250 ok\r\n354 go\r\n".to_vec()));
+    steps.push(Step::Data);
+    steps.push(Step::Sleep(late));
+    steps.push(send("250 2.0.0 queued two"));
+    let server = Scripted::start(steps);
+    let mut c = client(Kind::Smtp);
+    c.connect("127.0.0.1", server.port).unwrap();
+    let to = ["b@example.org"];
+    let outcomes = c.sendmail_batch(&two_messages(&to), &[], &[]);
+    assert!(outcomes.iter().all(|o| o.is_ok()), "{outcomes:?}");
+    assert_eq!(c.batch_attempted(), 2);
+    c.close();
+    assert_eq!(
+        server.transcript(),
+        format!("EHLO client.example\r\n{ENVELOPE}one\r\n.\r\n{ENVELOPE}two\r\n.\r\n")
+    );
+}
+
+#[test]
+fn a_silent_server_after_an_end_of_data_in_a_batch_times_out_on_the_envelope() {
+    // The first end of data is answered; the second envelope never is. The
+    // timeout names what was waited for, and the second message, never
+    // judged, is not attempted.
+    let mut steps = esmtp_opening(&["PIPELINING"]);
+    steps.push(Step::Burst(3));
+    steps.push(Step::Send(b"250 ok\r\n250 ok\r\n354 go\r\n".to_vec()));
+    steps.push(Step::Data);
+    steps.push(Step::Burst(3));
+    steps.push(send("250 2.0.0 queued one"));
+    steps.push(Step::Sleep(T * 3));
+    let server = Scripted::start(steps);
+    let mut c = client(Kind::Smtp);
+    c.connect("127.0.0.1", server.port).unwrap();
+    let to = ["b@example.org"];
+    let outcomes = within_deadline(|| c.sendmail_batch(&two_messages(&to), &[], &[]));
+    assert!(outcomes[0].is_ok(), "{outcomes:?}");
+    let e = outcomes[1].as_ref().unwrap_err();
+    assert_eq!(e.status, Status::NotAttempted, "{e}");
+    assert!(
+        e.message.contains(
+            "reading the reply to the pipelined MAIL, RCPT and DATA timed out after 1.0 s"
+        ),
+        "{e}"
+    );
+    assert_eq!(c.batch_attempted(), 1);
+    assert!(!c.is_connected());
+    assert_eq!(
+        server.transcript(),
+        format!("EHLO client.example\r\n{ENVELOPE}one\r\n.\r\n{ENVELOPE}")
+    );
+}
+
+#[test]
+fn quit_after_a_session_limit_in_a_batch_waits_one_deadline_at_most() {
+    // A 452 4.5.3 to MAIL ends the batch with RSET and QUIT; a server that
+    // never answers QUIT holds the caller for QUIT's own deadline, no more.
+    let mut steps = esmtp_opening(&["PIPELINING", "ENHANCEDSTATUSCODES"]);
+    steps.push(Step::Burst(3));
+    steps.push(Step::Send(b"250 ok\r\n250 ok\r\n354 go\r\n".to_vec()));
+    steps.push(Step::Data);
+    steps.push(Step::Burst(3));
+    steps.push(Step::Send(
+        b"250 2.0.0 queued one\r\n452 4.5.3 Too many messages\r\n\
+          503 5.5.1 no\r\n503 5.5.1 no\r\n"
+            .to_vec(),
+    ));
+    steps.extend(reply("250 2.0.0 reset"));
+    steps.push(Step::Line);
+    steps.push(Step::Sleep(T * 3));
+    let server = Scripted::start(steps);
+    let mut c = client(Kind::Smtp);
+    c.connect("127.0.0.1", server.port).unwrap();
+    let to = ["b@example.org"];
+    let outcomes = within_deadline(|| c.sendmail_batch(&two_messages(&to), &[], &[]));
+    assert!(outcomes[0].is_ok(), "{outcomes:?}");
+    let e = outcomes[1].as_ref().unwrap_err();
+    assert_eq!((e.status, e.code), (Status::NotAttempted, Some(452)), "{e}");
+    assert_eq!(c.batch_attempted(), 1);
+    assert!(!c.is_connected());
+    assert_eq!(
+        server.transcript(),
+        format!("EHLO client.example\r\n{ENVELOPE}one\r\n.\r\n{ENVELOPE}RSET\r\nQUIT\r\n")
+    );
+}
+
+#[test]
+fn the_empty_data_after_refused_recipients_gets_its_own_deadline() {
+    // Every recipient refused but DATA answered 354: the client ends the
+    // (empty) data at once. The envelope's replies and the reply to that
+    // end come 0.6 s late each: each within its own 1 s deadline.
+    let late = Duration::from_millis(600);
+    let mut steps = esmtp_opening(&["PIPELINING"]);
+    steps.push(Step::Burst(3));
+    steps.push(Step::Sleep(late));
+    steps.push(Step::Send(b"250 ok\r\n550 no\r\n354 go\r\n".to_vec()));
+    steps.push(Step::Line);
+    steps.push(Step::Sleep(late));
+    steps.push(send("554 no valid recipients"));
+    steps.extend(reply("250 reset"));
+    let server = Scripted::start(steps);
+    let mut c = client(Kind::Smtp);
+    c.connect("127.0.0.1", server.port).unwrap();
+    let e = c
+        .sendmail("a@example.org", &["b@example.org"], b"x\r\n", &[], &[])
+        .unwrap_err();
+    assert_eq!(e.status, Status::RecipientsRefused, "{e}");
+    assert!(c.is_connected());
+    c.close();
+    assert_eq!(
+        server.transcript(),
+        format!("EHLO client.example\r\n{ENVELOPE}.\r\nRSET\r\n")
     );
 }
 

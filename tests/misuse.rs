@@ -713,6 +713,69 @@ fn noop_inside_a_streamed_body_is_invalid_and_writes_nothing() {
 }
 
 #[test]
+fn a_batch_inside_a_streamed_body_is_invalid_for_every_message_and_writes_nothing() {
+    // Header: "While the body is open, every other call that would write to
+    // the server (a command, another message, QUIT, connect) is
+    // SMTP_ERR_INVALID with nothing written and the body left as it was";
+    // a batch's statuses are filled all the same.
+    let (port, server) = answering_server();
+    let host = c("127.0.0.1");
+    let from = c("a@example.org");
+    let to = [c("b@example.org")];
+    let to_ptrs = [to[0].as_ptr()];
+    let msg = b"Subject: batch\r\n\r\nbatch body\r\n";
+    let message = || smtp_message {
+        from: from.as_ptr(),
+        to: to_ptrs.as_ptr(),
+        n_to: 1,
+        data: msg.as_ptr(),
+        len: msg.len(),
+    };
+    let messages = [message(), message()];
+    let h = smtp_new();
+    assert_eq!(smtp_connect(h, host.as_ptr(), port as u32), SMTP_OK);
+    assert_eq!(
+        smtp_send_begin(
+            h,
+            from.as_ptr(),
+            to_ptrs.as_ptr(),
+            1,
+            0,
+            null(),
+            0,
+            null(),
+            0
+        ),
+        SMTP_OK
+    );
+    assert_eq!(smtp_send_write(h, b"line one\r\n".as_ptr(), 10), SMTP_OK);
+    let mut st = [-1; 2];
+    let r = smtp_sendmail_batch(
+        h,
+        messages.as_ptr(),
+        2,
+        null(),
+        0,
+        null(),
+        0,
+        st.as_mut_ptr(),
+    );
+    assert_eq!(r, SMTP_ERR_INVALID);
+    assert_eq!(st, [SMTP_ERR_INVALID; 2]);
+    assert_eq!(smtp_is_connected(h), 1);
+    assert_eq!(smtp_send_write(h, b"line two\r\n".as_ptr(), 10), SMTP_OK);
+    assert_eq!(smtp_send_end(h), SMTP_OK);
+    assert_eq!(smtp_quit(h), SMTP_OK);
+    smtp_free(h);
+    let sent = server.join().unwrap();
+    assert!(
+        sent.ends_with("DATA\r\nline one\r\nline two\r\n.\r\nQUIT\r\n"),
+        "{sent:?}"
+    );
+    assert!(!sent.contains("batch"), "{sent:?}");
+}
+
+#[test]
 fn batch_statuses_are_filled_when_the_arguments_are_refused() {
     let to = [c("b@example.org")];
     let to_ptrs = [to[0].as_ptr()];

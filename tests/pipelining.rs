@@ -550,6 +550,53 @@ fn an_envelope_refused_for_following_the_end_of_data_is_sent_again() {
 }
 
 #[test]
+fn after_the_envelope_is_sent_again_every_503_is_counted_and_quit_follows_cleanly() {
+    // Haraka answers each complete command that came before its reply to
+    // the end of data with 503: with two recipients, four of them. All are
+    // read as the replies to the commands they answer, so nothing is left
+    // over to be taken for an unsolicited reply before the QUIT at the end.
+    let envelope = "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nRCPT TO:<c@y>\r\nDATA\r\n";
+    let accept = ["250 ok", "250 ok", "250 ok", "354 go"];
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["PIPELINING"]),
+        vec![Step::Burst(4)],
+        replies(&accept),
+        vec![Step::Data, Step::Burst(4)],
+        replies(&[
+            "250 queued one",
+            AFTER_DATA_REFUSED,
+            AFTER_DATA_REFUSED,
+            AFTER_DATA_REFUSED,
+            AFTER_DATA_REFUSED,
+        ]),
+        vec![Step::Burst(4)],
+        replies(&accept),
+        vec![Step::Data, Step::Quiet(Duration::from_millis(300))],
+        replies(&["250 queued two"]),
+        vec![Step::Burst(4)],
+        replies(&accept),
+        vec![Step::Data, Step::Quiet(Duration::from_millis(300))],
+        replies(&["250 queued three"]),
+        reply("221 bye"),
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let to = ["b@y", "c@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two", "three"]), &[], &[]);
+    assert!(outcomes.iter().all(|o| o.is_ok()), "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| o.as_ref().unwrap().is_empty()));
+    assert_eq!(c.batch_attempted(), 3);
+    assert_eq!(c.recipient_results().len(), 2);
+    assert_eq!(c.quit().unwrap().code, 221);
+    assert_eq!(
+        server.transcript(),
+        format!(
+            "EHLO client.example\r\n{envelope}one\r\n.\r\n{envelope}{envelope}two\r\n.\r\n\
+             {envelope}three\r\n.\r\nQUIT\r\n"
+        )
+    );
+}
+
+#[test]
 fn an_envelope_refused_again_without_pipelining_is_the_servers_verdict() {
     // Sent once more, and only once: a second refusal is the real one.
     let server = Scripted::start(script(vec![
@@ -693,6 +740,96 @@ fn a_421_to_the_end_of_data_is_not_a_verdict_on_that_message() {
 }
 
 #[test]
+fn a_421_inside_a_pipeline_after_the_end_of_data_ends_the_batch_and_writes_nothing_more() {
+    // RFC 5321 §3.8: after a 421 the server closes the channel, so neither
+    // RSET nor QUIT may follow; the first message was judged, the rest
+    // were not.
+    for answers in [
+        ["250 queued one", "421 4.3.2 closing", "", ""],
+        ["250 queued one", "250 ok", "421 4.3.2 closing", ""],
+    ] {
+        let sent: Vec<&str> = answers.into_iter().filter(|a| !a.is_empty()).collect();
+        let server = Scripted::start(script(vec![
+            esmtp_opening(&["PIPELINING"]),
+            vec![Step::Burst(3)],
+            replies(&["250 ok", "250 ok", "354 go"]),
+            vec![Step::Data, Step::Burst(3)],
+            replies(&sent),
+            vec![Step::Quiet(Duration::from_millis(300))],
+        ]));
+        let mut c = client(Kind::Smtp, server.port);
+        let to = ["b@y"];
+        let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two", "three"]), &[], &[]);
+        assert_eq!(
+            verdicts(&outcomes),
+            [
+                (Status::Ok, Some(250)),
+                (Status::NotAttempted, Some(421)),
+                (Status::NotAttempted, Some(421)),
+            ],
+            "{sent:?}"
+        );
+        assert_eq!(outcomes[2].as_ref().unwrap_err().text, b"4.3.2 closing");
+        assert_eq!(c.batch_attempted(), 1);
+        assert!(!c.is_connected());
+        assert!(c.recipient_results().is_empty());
+        drop(c);
+        assert_eq!(
+            server.transcript(),
+            format!("EHLO client.example\r\n{ENVELOPE}one\r\n.\r\n{ENVELOPE}"),
+            "nothing after the 421 ({sent:?})"
+        );
+    }
+}
+
+#[test]
+fn a_refused_address_after_a_deferred_end_of_data_refuses_that_message_alone() {
+    // Addresses are checked before anything of their message is sent; the
+    // previous message's end of data, waiting for the next envelope, still
+    // goes and is answered.
+    // The bad one in the middle (the third envelope carries the first end
+    // of data), or last (the first end of data goes alone).
+    for (bad, rest) in [(1, &["three"][..]), (1, &[][..])] {
+        let mut parts = vec![
+            esmtp_opening(&["PIPELINING"]),
+            vec![Step::Burst(3)],
+            replies(&["250 ok", "250 ok", "354 go"]),
+        ];
+        if rest.is_empty() {
+            parts.push(vec![Step::Data, send("250 queued")]);
+        } else {
+            parts.push(vec![Step::Data, Step::Burst(3)]);
+            parts.push(replies(&["250 queued", "250 ok", "250 ok", "354 go"]));
+            parts.push(vec![Step::Data, send("250 queued")]);
+        }
+        let server = Scripted::start(script(parts));
+        let mut c = client(Kind::Smtp, server.port);
+        let good = ["b@y"];
+        let evil = ["b@y>\r\nRSET"];
+        let bodies = [&["one", "two"][..], rest].concat();
+        let mut batch = batch_of(&good, &bodies);
+        batch[bad].to = &evil;
+        let outcomes = c.sendmail_batch(&batch, &[], &[]);
+        let mut want = vec![(Status::Ok, Some(250)); batch.len()];
+        want[bad] = (Status::Invalid, None);
+        assert_eq!(verdicts(&outcomes), want, "bad message {bad}");
+        assert_eq!(c.batch_attempted(), batch.len());
+        assert!(c.is_connected());
+        drop(c);
+        let tail = if rest.is_empty() {
+            String::new()
+        } else {
+            format!("{ENVELOPE}three\r\n.\r\n")
+        };
+        assert_eq!(
+            server.transcript(),
+            format!("EHLO client.example\r\n{ENVELOPE}one\r\n.\r\n{tail}"),
+            "bad message {bad}"
+        );
+    }
+}
+
+#[test]
 fn a_connection_lost_between_messages_leaves_the_rest_not_attempted() {
     let server = Scripted::start(script(vec![
         esmtp_opening(&["PIPELINING"]),
@@ -716,6 +853,44 @@ fn a_connection_lost_between_messages_leaves_the_rest_not_attempted() {
     assert_eq!(c.batch_attempted(), 1);
     let e = outcomes[1].as_ref().unwrap_err();
     assert!(e.message.contains("connection was lost"), "{e}");
+}
+
+#[test]
+fn a_refusal_followed_by_a_lost_connection_is_still_that_messages_verdict() {
+    // The second message's sender is refused; the connection is then lost
+    // (here at the RSET that follows). The refusal is the server's verdict
+    // on that message; only the third was never attempted, and the 550 is
+    // not what ended the session.
+    let server = Scripted::start(script(vec![
+        esmtp_opening(&["PIPELINING", "ENHANCEDSTATUSCODES"]),
+        vec![Step::Burst(3)],
+        replies(&["250 ok", "250 ok", "354 go"]),
+        vec![Step::Data, Step::Burst(3)],
+        replies(&[
+            "250 2.0.0 queued one",
+            "550 5.1.8 bad sender",
+            "503 5.5.1 no",
+            "503 5.5.1 no",
+        ]),
+        vec![Step::Line, Step::Close],
+    ]));
+    let mut c = client(Kind::Smtp, server.port);
+    let to = ["b@y"];
+    let outcomes = c.sendmail_batch(&batch_of(&to, &["one", "two", "three"]), &[], &[]);
+    assert_eq!(
+        verdicts(&outcomes),
+        [
+            (Status::Ok, Some(250)),
+            (Status::SenderRefused, Some(550)),
+            (Status::NotAttempted, None),
+        ]
+    );
+    assert_eq!(c.batch_attempted(), 2);
+    assert!(!c.is_connected());
+    assert_eq!(
+        server.transcript(),
+        format!("EHLO client.example\r\n{ENVELOPE}one\r\n.\r\n{ENVELOPE}RSET\r\n")
+    );
 }
 
 #[test]

@@ -386,6 +386,11 @@ impl Client {
         let flushed = self.flush();
         self.settle_deferred();
         flushed?;
+        if after_data {
+            // Reading the reply to the end of data began an operation of
+            // its own: the envelope's replies get theirs again.
+            self.begin_op("the pipelined MAIL, RCPT and DATA");
+        }
 
         let mail_reply = self.getreply()?;
         if mail_reply.code == 421 {
@@ -408,6 +413,7 @@ impl Client {
                 // The server took DATA with nothing to deliver to: end the
                 // (empty) data so that the session stays in step.
                 self.debug.line("send: '.\\r\\n' (no valid recipients)");
+                self.begin_op("the end of data");
                 self.send(b".\r\n")?;
                 self.getreply()?;
             }
@@ -710,7 +716,7 @@ impl Client {
                     // The server takes no more mail on this connection.
                     let _ = self.quit();
                 }
-                if !self.is_connected() {
+                if !self.is_connected() && !is_verdict(&e) {
                     // Nothing of this message's data was sent: the server
                     // cannot have judged it.
                     ended = Some(e);
@@ -761,11 +767,14 @@ impl Client {
             // its recipients.
             self.results.clear();
             if ended.is_none() {
-                // The connection was lost with the last message judged.
+                // The connection was lost with the last message judged:
+                // by that message's error, unless it was the server's
+                // verdict (a refusal followed by a lost connection).
                 ended = outcomes[..attempted]
                     .iter()
                     .rev()
-                    .find_map(|o| o.as_ref().and_then(|r| r.as_ref().err()).cloned());
+                    .find_map(|o| o.as_ref().and_then(|r| r.as_ref().err()).cloned())
+                    .filter(|e| !is_verdict(e));
             }
         }
         let rest = not_attempted(ended.as_ref());
@@ -841,6 +850,13 @@ fn ends_session(e: &Error) -> bool {
         || (e.status == Status::SenderRefused
             && matches!(e.code, Some(400..=499))
             && e.enhanced_code() == Some((4, 5, 3)))
+}
+
+/// Whether an error is the server's refusal of that message, which stands
+/// even when the connection is lost right after it (at the RSET that
+/// follows, say): a 4xx or 5xx reply that does not end the session.
+fn is_verdict(e: &Error) -> bool {
+    matches!(e.code, Some(400..=599)) && !ends_session(e)
 }
 
 /// The outcome of a message the server never judged.
