@@ -28,6 +28,12 @@ const (
 	StatusTLS                = 22
 	StatusInvalid            = 23
 	StatusInternal           = 24
+	// StatusNotAttempted is the status SendBatch gives a message the
+	// server never judged: the session ended before its turn (a 421, a
+	// 452 4.5.3 "too many messages" to MAIL, a lost connection) and the
+	// connection is closed. Not an smtplib class; it derives from
+	// StatusServerDisconnected.
+	StatusNotAttempted = 25
 )
 
 // Error is a failed call: its status, smtplib class name, the reply code
@@ -103,6 +109,9 @@ var (
 	ErrTLS                = sentinel(StatusTLS)
 	ErrInvalid            = sentinel(StatusInvalid)
 	ErrInternal           = sentinel(StatusInternal)
+	// ErrNotAttempted: a message of a batch that was never sent. Such an
+	// error also matches ErrServerDisconnected (its connection is closed).
+	ErrNotAttempted = sentinel(StatusNotAttempted)
 )
 
 func className(status int) string { return C.GoString(C.smtp_error_name(C.int(status))) }

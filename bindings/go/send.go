@@ -347,6 +347,16 @@ type Message struct {
 // recipient, otherwise an *Error of its status. err is nil when every
 // message was accepted, otherwise the first failed message's full error.
 // Per-recipient results (Recipients) are those of the last message.
+//
+// A refused message does not stop the others, but the end of the session
+// does: after a 421, a 4xx with enhanced code 4.5.3 to MAIL (a
+// per-session message limit, e.g. "452 4.5.3 Too many messages sent") or
+// a lost connection, the connection is closed and every message from
+// BatchAttempted() on was never sent: its errs entry matches
+// ErrNotAttempted (and ErrServerDisconnected). When that message is the
+// first failure, err is it, carrying the server's reply that ended the
+// session. The caller reconnects (Dial, and StartTLS and Auth again) and
+// sends msgs[c.BatchAttempted():] on the new connection.
 func (c *Client) SendBatch(msgs []Message) (errs []error, err error) {
 	for _, m := range msgs {
 		if hasNUL(m.From) {
@@ -394,9 +404,27 @@ func (c *Client) SendBatch(msgs []Message) (errs []error, err error) {
 			errs[i], first = err, false
 			continue
 		}
-		errs[i] = &Error{Status: st, Class: className(st), Code: -1, Message: ""}
+		msg := ""
+		if st == StatusNotAttempted {
+			msg = "not attempted: the session ended before this message; send it on a new connection"
+		}
+		errs[i] = &Error{Status: st, Class: className(st), Code: -1, Message: msg}
 	}
 	return errs, err
+}
+
+// BatchAttempted is how many messages of the last SendBatch, counted from
+// the first, the server judged (accepted or refused); len(msgs) when the
+// session lasted the whole batch, 0 before any batch
+// (smtp_batch_attempted). The messages from this index on were not
+// attempted: send them again on a new connection.
+func (c *Client) BatchAttempted() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.h == nil {
+		return 0
+	}
+	return int(C.smtp_batch_attempted(c.h))
 }
 
 // withEnvelope hands from and to to f as C strings.

@@ -52,6 +52,11 @@ module LibSMTP
     # must not unwind through libsmtp's frames.
     callback :debug_callback, %i[pointer pointer size_t], :void
 
+    # struct smtp_message, one message of smtp_sendmail_batch.
+    class Message < FFI::Struct
+      layout :from, :pointer, :to, :pointer, :n_to, :size_t, :data, :pointer, :len, :size_t
+    end
+
     # Handles, settings and getters: no network.
     attach_function :smtp_version, [], :string
     attach_function :smtp_new, [], :handle
@@ -88,6 +93,7 @@ module LibSMTP
     attach_function :smtp_refused_count, [:handle], :size_t
     attach_function :smtp_refused_get, %i[handle size_t pointer pointer pointer], :status
     attach_function :smtp_tls_version, [:handle], :string
+    attach_function :smtp_batch_attempted, [:handle], :size_t
 
     # Everything that may touch the network.
     {
@@ -111,7 +117,8 @@ module LibSMTP
       smtp_sendmail: %i[handle string strings size_t pointer size_t strings size_t strings size_t],
       smtp_send_begin: %i[handle string strings size_t uint64 strings size_t strings size_t],
       smtp_send_write: %i[handle pointer size_t],
-      smtp_send_end: [:handle]
+      smtp_send_end: [:handle],
+      smtp_sendmail_batch: %i[handle pointer size_t strings size_t strings size_t pointer]
     }.each do |name, args|
       attach_function name, args, :status, blocking: true
     end

@@ -27,6 +27,13 @@ module LibSMTP
   # The server closed the connection, or no connection is open.
   class SMTPServerDisconnected < SMTPException; end
 
+  # A message of SMTP#send_batch that the server never judged: the session
+  # ended before its turn (a 421, a 452 4.5.3 "too many messages" to MAIL,
+  # a lost connection) and the connection is closed. Not one of smtplib's
+  # classes (SMTP_ERR_NOT_ATTEMPTED); an SMTPServerDisconnected. Send the
+  # message again on a new session.
+  class SMTPNotAttempted < SMTPServerDisconnected; end
+
   # An error reply: its code and text (smtplib smtp_code, smtp_error).
   class SMTPResponseException < SMTPException
     attr_reader :smtp_code, :smtp_error

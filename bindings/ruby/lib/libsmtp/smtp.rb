@@ -7,12 +7,13 @@ module LibSMTP
   OK = 0
 
   # Status code => exception class for the SMTP ones (values fixed by the
-  # C API); the others are built by LibSMTP.error.
+  # C API); the others are built by LibSMTP.error. A status missing here
+  # (one a newer libsmtp adds) is an SMTPException.
   SMTP_CLASSES = {
     1 => SMTPException, 2 => SMTPServerDisconnected, 3 => SMTPResponseException,
     4 => SMTPSenderRefused, 5 => SMTPRecipientsRefused, 6 => SMTPDataError,
     7 => SMTPConnectError, 8 => SMTPHeloError, 9 => SMTPNotSupportedError,
-    10 => SMTPAuthenticationError
+    10 => SMTPAuthenticationError, 25 => SMTPNotAttempted
   }.freeze
 
   # libsmtp's version (smtp_version()).
@@ -68,6 +69,28 @@ module LibSMTP
     when 23 then LibSMTP::ArgumentError.new(message)
     when 24 then InternalError.new(message)
     else smtp_exception(handle, SMTP_CLASSES.fetch(status, SMTPException), message)
+    end
+  end
+
+  # The exception for a bare status, without a handle's details (reply,
+  # sender, errno): what SMTP#send_batch gives each failed message but the
+  # first. An unknown status is an SMTPException.
+  def self.status_exception(status, message)
+    case status
+    when 20 then ConnectionError.for(message, nil)
+    when 21 then ReadTimeout.new(message)
+    when 22 then SSLError.new(message)
+    when 23 then LibSMTP::ArgumentError.new(message)
+    when 24 then InternalError.new(message)
+    else
+      klass = SMTP_CLASSES.fetch(status, SMTPException)
+      if klass == SMTPSenderRefused
+        klass.new(message, nil, nil, nil)
+      elsif klass == SMTPRecipientsRefused
+        klass.new(message, {})
+      else
+        klass.new(message)
+      end
     end
   end
 
@@ -157,6 +180,48 @@ module LibSMTP
 
       def continue?
         (300..399).cover?(@code)
+      end
+    end
+
+    # What #send_batch returns: `errors`, one a message — nil when it was
+    # accepted (for at least one recipient), otherwise its exception (not
+    # raised); the first failure carries the server's reply, the others
+    # their class only — and `attempted`, how many messages, from the
+    # first, the server judged. Those from `attempted` on were never sent
+    # (SMTPNotAttempted) and the connection is closed: send them again on a
+    # new session.
+    class BatchResult
+      include Enumerable
+      attr_reader :errors, :attempted
+
+      def initialize(errors, attempted)
+        @errors = errors.freeze
+        @attempted = attempted
+      end
+
+      # true when every message was accepted.
+      def success?
+        @errors.none?
+      end
+
+      # The indexes of the accepted messages.
+      def accepted
+        @errors.each_index.select { |i| @errors[i].nil? }
+      end
+
+      # The indexes of the messages never sent (SMTPNotAttempted), to send
+      # again on a new session.
+      def not_attempted
+        @errors.each_index.select { |i| @errors[i].is_a?(SMTPNotAttempted) }
+      end
+
+      # Yields each message's error (nil when accepted).
+      def each(&block)
+        @errors.each(&block)
+      end
+
+      def size
+        @errors.size
       end
     end
 
@@ -511,6 +576,40 @@ module LibSMTP
     end
     alias ready open_message_stream
 
+    # Sends several messages over the session (smtp_sendmail_batch), with
+    # one round trip a message when the server offers PIPELINING. Each
+    # message is [msgstr, from_addr, to_addrs] (to_addrs a String or an
+    # Array, as #send_message takes them) or a Hash with :message, :from
+    # and :to. Returns a BatchResult: a refused message does not stop the
+    # others and raises nothing. When the session ends during the batch (a
+    # 421, a 452 4.5.3 "too many messages" to MAIL, a lost connection) the
+    # connection is closed, and every message from `attempted` on is an
+    # SMTPNotAttempted: start a new session and send those
+    # (`messages[result.attempted..]`). LibSMTP::ArgumentError, with
+    # nothing sent, when libsmtp refuses the arguments.
+    def send_batch(messages)
+      batch = messages.map { |m| batch_message(m) }
+      n = batch.size
+      array = FFI::MemoryPointer.new(C::Message, [n, 1].max)
+      pins = batch.each_with_index.map { |m, i| fill_message(C::Message.new(array + (i * C::Message.size)), *m) }
+      statuses = FFI::MemoryPointer.new(:int, [n, 1].max)
+      first = attempted = callback_error = nil
+      @lock.synchronize do
+        h = @handle
+        raise SMTPServerDisconnected, 'please run connect() first' unless h
+
+        first = LibSMTP.error(h) unless C.smtp_sendmail_batch(h, array, n, nil, 0, nil, 0, statuses) == OK
+        attempted = C.smtp_batch_attempted(h)
+        callback_error = @callback_errors.first
+        @callback_errors.clear
+      end
+      pins.clear
+      raise callback_error if callback_error
+      raise first if first.is_a?(LibSMTP::ArgumentError)
+
+      BatchResult.new(batch_errors(n.zero? ? [] : statuses.read_array_of_int(n), first), attempted)
+    end
+
     # MAIL FROM (Net::SMTP#mailfrom); SMTPSenderRefused unless 2xx.
     def mailfrom(from_addr, *options)
       from = LibSMTP.c_string(from_addr, 'from')
@@ -757,6 +856,46 @@ module LibSMTP
       raise ::ArgumentError, 'mail destination not given' if to.empty?
 
       to
+    end
+
+    # One message of send_batch as [from, recipients, body bytes].
+    def batch_message(msg)
+      msgstr, from, to = msg.is_a?(Hash) ? msg.values_at(:message, :from, :to) : Array(msg)
+      [LibSMTP.c_string(from, 'from'), recipients([to]), msgstr.to_s.b]
+    end
+
+    # Fills the C message `cmsg`; returns what must live as long as it.
+    def fill_message(cmsg, from, to, bytes)
+      from_ptr = FFI::MemoryPointer.from_string(from)
+      array, to_pins = LibSMTP.c_strings(to, 'recipient')
+      body = FFI::MemoryPointer.new(:uint8, [bytes.bytesize, 1].max)
+      body.put_bytes(0, bytes)
+      cmsg[:from] = from_ptr
+      cmsg[:to] = array
+      cmsg[:n_to] = to.size
+      cmsg[:data] = body
+      cmsg[:len] = bytes.bytesize
+      [from_ptr, array, to_pins, body]
+    end
+
+    # Each message's exception (nil when accepted): the first failure the
+    # session's error `first`, the others built from their status.
+    def batch_errors(codes, first)
+      codes.map do |status|
+        next nil if status == OK
+
+        if first
+          taken = first
+          first = nil
+          next taken
+        end
+        message = if status == 25
+                    'not attempted: the session ended before this message; send it on a new session'
+                  else
+                    C.smtp_error_name(status)
+                  end
+        LibSMTP.status_exception(status, message)
+      end
     end
 
     # Creates the C session with every setting, connects and reads the
