@@ -37,11 +37,34 @@ fn replay(target: &str) {
     // The corpus is committed for every target: an empty one means it was
     // lost, not that there is nothing to check.
     assert!(!corpus.is_empty(), "fuzz/corpus/{target}/ is empty");
-    for path in corpus.iter().chain(inputs("regressions", target).iter()) {
-        let data = std::fs::read(path).expect("a readable corpus file");
-        let outcome = std::panic::catch_unwind(|| body(&data));
-        assert!(outcome.is_ok(), "{} fails {target}", path.display());
-    }
+    let files: Vec<_> = corpus
+        .into_iter()
+        .chain(inputs("regressions", target))
+        .collect();
+    // In a few threads: the session target mostly waits on its deadlines.
+    let threads = 8;
+    let failed: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|i| {
+                let files = &files;
+                scope.spawn(move || {
+                    let mut failed = Vec::new();
+                    for path in files.iter().skip(i).step_by(threads) {
+                        let data = std::fs::read(path).expect("a readable corpus file");
+                        if std::panic::catch_unwind(|| body(&data)).is_err() {
+                            failed.push(path.display().to_string());
+                        }
+                    }
+                    failed
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a worker that catches panics"))
+            .collect()
+    });
+    assert!(failed.is_empty(), "{target} fails on {failed:?}");
 }
 
 #[test]
