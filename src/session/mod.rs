@@ -25,6 +25,9 @@ pub use debug::{DebugSink, LineFn};
 pub use transaction::{
     Dsn, DsnRet, Outgoing, NOTIFY_DELAY, NOTIFY_FAILURE, NOTIFY_NEVER, NOTIFY_SUCCESS,
 };
+// For the fuzz targets (fuzz/common/targets.rs), which check it round-trips.
+#[doc(hidden)]
+pub use transaction::xtext;
 
 /// Bytes gathered before a write while sending a body.
 pub(crate) const FLUSH_AT: usize = 256 * 1024;
