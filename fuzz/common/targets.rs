@@ -16,13 +16,13 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
 use smtp::message;
-use smtp::protocol::command;
 use smtp::protocol::data::DataEncoder;
 use smtp::protocol::ehlo::EhloFeatures;
 use smtp::protocol::reply::{
     parse_enhanced, Parsed, Reply, ReplyParser, MAX_LINE, MAX_REPLY_BYTES, MAX_REPLY_LINES,
 };
 use smtp::protocol::sasl;
+use smtp::protocol::{address, command};
 use smtp::session::{xtext, Outgoing};
 use smtp::{Client, Kind, Status};
 
@@ -279,20 +279,43 @@ pub fn message(data: &[u8]) {
 /// caller gives, the command line built from it is one line, with no CR, LF
 /// or NUL before its end, and ASCII unless SMTPUTF8 is on.
 ///
-/// This checks the command builder's argument checks as `Client::mail`,
-/// `Client::rcpt` and `Client::verify` compose them. Once the RFC 5321 path
-/// checker lands in src/protocol, it belongs here as well.
+/// The RFC 5321 path checker (`protocol::address`) first: an address is an
+/// address. What it accepts becomes one `<...>` path that carries no ESMTP
+/// parameter (no space, `<` or `>` outside a quoted local part), is ASCII
+/// unless SMTPUTF8 is on, and is accepted again as itself; what it refuses
+/// is `Invalid`. Then the command builder's argument checks as
+/// `Client::verify` composes them.
 pub fn address(data: &[u8]) {
     let mut input = Input(data);
     let utf8 = input.byte() & 1 != 0;
     let text = String::from_utf8_lossy(input.rest());
     let addr: &str = &text;
+    match address::check_path(addr, utf8) {
+        Ok(path) => {
+            assert_path_is_one_path(&path, utf8, addr);
+            let again = address::check_path(&path, utf8).expect("a checked path checks again");
+            assert_eq!(again, path, "{addr:?}");
+            let line = command::build("MAIL", &format!("FROM:{path}"), utf8).expect("MAIL line");
+            assert!(line.ends_with(b"\r\n"));
+            match address::check_forward_path(addr, utf8) {
+                Ok(forward) => {
+                    assert_eq!(forward, path);
+                    assert_ne!(forward, "<>");
+                }
+                Err(e) => {
+                    assert_eq!(e.status, Status::Invalid);
+                    assert_eq!(path, "<>", "only the null path is no forward path");
+                }
+            }
+        }
+        Err(e) => {
+            assert_eq!(e.status, Status::Invalid, "{e:?}");
+            assert!(address::check_forward_path(addr, utf8).is_err());
+        }
+    }
     let _ = command::parseaddr(addr);
-    for (verb, args) in [
-        ("MAIL", format!("FROM:{}", command::quoteaddr(addr))),
-        ("RCPT", format!("TO:{}", command::quoteaddr(addr))),
-        ("VRFY", command::addr_only(addr)),
-    ] {
+    {
+        let (verb, args) = ("VRFY", command::addr_only(addr));
         // The session checks the address before parsing it.
         let checked = command::check_arg(addr, true);
         let line = checked.and_then(|()| command::build(verb, &args, utf8));
@@ -318,6 +341,33 @@ pub fn address(data: &[u8]) {
             }
         }
     }
+}
+
+/// `path` is `<...>` with nothing inside that could end it or start a
+/// parameter: outside a quoted string no space, tab, `<` or `>`.
+fn assert_path_is_one_path(path: &str, utf8: bool, from: &str) {
+    assert!(utf8 || path.is_ascii(), "{from:?} -> {path:?}");
+    let inner = path
+        .strip_prefix('<')
+        .and_then(|p| p.strip_suffix('>'))
+        .unwrap_or_else(|| panic!("{from:?} -> {path:?} is not <...>"));
+    let (mut quoted, mut escaped) = (false, false);
+    for c in inner.chars() {
+        assert!(!matches!(c, '\r' | '\n' | '\0'), "{from:?} -> {path:?}");
+        if escaped {
+            escaped = false;
+        } else if quoted && c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            quoted = !quoted;
+        } else if !quoted {
+            assert!(
+                !matches!(c, ' ' | '\t' | '<' | '>'),
+                "{from:?} -> {path:?} carries more than a path"
+            );
+        }
+    }
+    assert!(!quoted, "{from:?} -> {path:?}: an open quoted string");
 }
 
 // ----- DATA ---------------------------------------------------------------
