@@ -208,7 +208,11 @@ impl Write for Timed {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.timed(true, |s| match s {
             Sock::Tcp(s) => s.write(buf),
-            Sock::Unix(s) => s.write(buf),
+            // MSG_NOSIGNAL: a peer that has gone makes the write fail with
+            // EPIPE rather than raise SIGPIPE, which would end a C host
+            // that left the signal at its default (only newer Rust
+            // standard libraries do this for Unix sockets themselves).
+            Sock::Unix(s) => socket2::SockRef::from(&*s).send_with_flags(buf, libc::MSG_NOSIGNAL),
         })
     }
     fn flush(&mut self) -> io::Result<()> {

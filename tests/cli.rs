@@ -306,6 +306,44 @@ fn lmtp_with_a_host_starting_with_a_slash_uses_a_unix_socket() {
     assert_eq!(dump.body, as_dumped(msg));
 }
 
+#[test]
+fn an_lmtp_server_gone_during_the_body_is_an_error_not_sigpipe() {
+    // A C host leaves SIGPIPE at its default: a write to a Unix socket whose
+    // reader has gone must fail with EPIPE, not end the program.
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lmtp");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let server = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut out = conn.try_clone().unwrap();
+        let mut lines = BufReader::new(conn);
+        out.write_all(b"220 lmtp.example ready\r\n").unwrap();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if lines.read_line(&mut line).unwrap() == 0 {
+                return;
+            }
+            let answer: &[u8] = match line.split_whitespace().next().unwrap_or("") {
+                "LHLO" => b"250 lmtp.example\r\n",
+                "DATA" => b"354 go ahead\r\n",
+                _ => b"250 ok\r\n",
+            };
+            out.write_all(answer).unwrap();
+            if answer.starts_with(b"354") {
+                return; // gone, with the body on its way
+            }
+        }
+    });
+    let body = vec![b'x'; 8 << 20];
+    let mut a = args(&["--lmtp", "--host", &path.display().to_string()]);
+    a.extend(envelope("s@example.org", &["r@example.org"]));
+    let run = smtp_send_with(&a, &body); // panics if a signal ended it
+    server.join().unwrap();
+    assert_eq!(run.status, 2, "SMTPServerDisconnected: {}", run.stderr);
+}
+
 // ---- refusals and failures, with exact replies ----------------------------
 
 fn scripted_args(server: &Scripted, to: &[&str]) -> Vec<String> {
