@@ -290,19 +290,6 @@ service lmtp {{
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        // SIGTERM lets the master stop its services; SIGKILL if it lingers.
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        super::daemon::terminate(&mut self.child);
     }
 }
