@@ -27,6 +27,17 @@ use crate::protocol::command;
 /// `utf8`; a space, `<` or `>` outside a quoted local part; text after the
 /// closing `>` other than a comment; anything that is not a mailbox.
 pub fn check_path(input: &str, utf8: bool) -> Result<String> {
+    // The common case, a bare `local@domain` of letters, digits and a few
+    // marks, has nothing to split: checked as a mailbox at once (what it
+    // refuses goes the long way, for the same verdict and message).
+    if !input.is_empty()
+        && input
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_+@".contains(&b))
+        && check_mailbox(input, utf8).is_ok()
+    {
+        return Ok(format!("<{input}>"));
+    }
     command::check_arg(input, utf8)?;
     let t = input.trim_matches(is_wsp);
     if t == "<>" {
