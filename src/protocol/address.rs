@@ -33,10 +33,10 @@ pub fn check_path(input: &str, utf8: bool) -> Result<String> {
     if !input.is_empty()
         && input
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-_+@".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'+' | b'@'))
         && check_mailbox(input, utf8).is_ok()
     {
-        return Ok(format!("<{input}>"));
+        return Ok(bracketed(input));
     }
     command::check_arg(input, utf8)?;
     let t = input.trim_matches(is_wsp);
@@ -67,7 +67,16 @@ pub fn check_path(input: &str, utf8: bool) -> Result<String> {
     if let Err(why) = check_mailbox(&mailbox, utf8) {
         return refuse(why);
     }
-    Ok(format!("<{mailbox}>"))
+    Ok(bracketed(&mailbox))
+}
+
+/// `<mailbox>`, in one allocation.
+fn bracketed(mailbox: &str) -> String {
+    let mut path = String::with_capacity(mailbox.len() + 2);
+    path.push('<');
+    path.push_str(mailbox);
+    path.push('>');
+    path
 }
 
 /// `check_path` for a recipient: the null path `<>` is refused too
@@ -256,7 +265,29 @@ fn quoted_end(m: &str) -> Option<usize> {
 
 /// RFC 5321 atext (RFC 5322 §3.2.3), with UTF-8 under RFC 6531.
 fn is_atext(c: char, utf8: bool) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || (utf8 && !c.is_ascii())
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            '!' | '#'
+                | '$'
+                | '%'
+                | '&'
+                | '\''
+                | '*'
+                | '+'
+                | '-'
+                | '/'
+                | '='
+                | '?'
+                | '^'
+                | '_'
+                | '`'
+                | '{'
+                | '|'
+                | '}'
+                | '~'
+        )
+        || (utf8 && !c.is_ascii())
 }
 
 fn check_local(local: &str, utf8: bool) -> std::result::Result<(), &'static str> {
