@@ -10,12 +10,13 @@ use std::process::Command;
 
 use common::sink::{as_dumped, Dump, SmtpSink};
 
-fn run_api(valgrind: bool) -> Vec<Dump> {
-    let sink = SmtpSink::start(&[]);
+/// Compiles the C or C++ program `source` (relative to the top folder) and
+/// runs it with `args`, under valgrind when asked; its standard output.
+fn compile_and_run(source: &str, args: &[&str], valgrind: bool) -> String {
     let dir = tempfile::tempdir().unwrap();
     let exe = common::cdylib::compile(
-        &common::repo_root().join("tests/c/api.c"),
-        &dir.path().join("api"),
+        &common::repo_root().join(source),
+        &dir.path().join("program"),
     );
     let mut cmd = if valgrind {
         let mut c = Command::new("valgrind");
@@ -24,12 +25,23 @@ fn run_api(valgrind: bool) -> Vec<Dump> {
     } else {
         Command::new(&exe)
     };
+    let compiler = if source.ends_with(".cpp") {
+        "g++"
+    } else {
+        "gcc"
+    };
     let out = common::run_ok(
-        cmd.arg(sink.port.to_string()),
-        "tests/c/api.c",
-        if valgrind { "valgrind" } else { "gcc" },
+        cmd.args(args),
+        source,
+        if valgrind { "valgrind" } else { compiler },
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("all checks passed"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn run_api(valgrind: bool) -> Vec<Dump> {
+    let sink = SmtpSink::start(&[]);
+    let stdout = compile_and_run("tests/c/api.c", &[&sink.port.to_string()], valgrind);
+    assert!(stdout.contains("all checks passed"), "{stdout}");
     sink.dumps(8)
 }
 
@@ -93,25 +105,12 @@ fn the_header_compiles_as_cpp_with_c_linkage() {
 /// scope and the handle is still freed (valgrind: no leak).
 fn run_raii(valgrind: bool) {
     let sink = SmtpSink::start(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let exe = common::cdylib::compile(
-        &common::repo_root().join("examples-c/raii.cpp"),
-        &dir.path().join("raii"),
-    );
-    let mut cmd = if valgrind {
-        let mut c = Command::new("valgrind");
-        c.args(common::cdylib::VALGRIND).arg(&exe);
-        c
-    } else {
-        Command::new(&exe)
-    };
-    let out = common::run_ok(
-        cmd.args(["127.0.0.1", &sink.port.to_string()])
-            .args(["alice@example.org", "bob@example.net"]),
+    let port = sink.port.to_string();
+    let stdout = compile_and_run(
         "examples-c/raii.cpp",
-        if valgrind { "valgrind" } else { "g++" },
+        &["127.0.0.1", &port, "alice@example.org", "bob@example.net"],
+        valgrind,
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("sent: 250 "), "{stdout}");
     assert!(
         stdout.contains("refused as expected: ValueError"),
