@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use common::aiosmtpd::{AioOptions, AioSmtpd, AioTls};
 use common::certs::certs;
 use common::scripted::{
-    accepted_message, esmtp_opening, reply, send, Scripted, ScriptedSessions, Step,
+    accepted_message, esmtp_opening, reply, send, starttls_opening, Scripted, ScriptedSessions,
+    Step,
 };
 use common::sink::{as_dumped, parse_dump, Dump, SmtpSink, SMTP_SINK};
 use common::smtp_send::{run_program, smtp_send, smtp_send_with, Run};
@@ -1687,13 +1688,7 @@ const SESSION_LIMIT: &str = "452 4.5.3 Too many recipients: Too many messages se
 /// One session over STARTTLS with AUTH PLAIN: `accepted` messages, then
 /// `end`.
 fn tls_auth_session(accepted: usize, end: Vec<Step>) -> Vec<Step> {
-    let c = certs();
-    let mut steps = esmtp_opening(&["STARTTLS", "AUTH PLAIN", "ENHANCEDSTATUSCODES"]);
-    steps.extend(reply("220 2.0.0 ready"));
-    steps.push(Step::Tls {
-        cert: c.good_cert.clone(),
-        key: c.good_key.clone(),
-    });
+    let mut steps = starttls_opening(&["STARTTLS", "AUTH PLAIN", "ENHANCEDSTATUSCODES"]);
     steps.extend([
         Step::Line,
         send("250-scripted.example"),

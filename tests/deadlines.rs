@@ -13,7 +13,7 @@ use std::ffi::CString;
 use std::time::{Duration, Instant};
 
 use common::certs::certs;
-use common::scripted::{esmtp_opening, reply, send, Scripted, Step};
+use common::scripted::{esmtp_opening, reply, send, starttls_opening, Scripted, Step};
 use smtp::session::Outgoing;
 use smtp::{Client, Kind, Status};
 
@@ -138,19 +138,13 @@ fn tls_records_dripped_after_an_implicit_tls_handshake_time_out_at_the_deadline(
 
 #[test]
 fn tls_records_dripped_after_starttls_time_out_at_the_deadline() {
-    let c_ = certs();
-    let mut steps = esmtp_opening(&["STARTTLS"]);
-    steps.extend(reply("220 go ahead"));
-    steps.push(Step::Tls {
-        cert: c_.good_cert.clone(),
-        key: c_.good_key.clone(),
-    });
+    let mut steps = starttls_opening(&["STARTTLS"]);
     steps.extend(reply("250-tls.example\r\n250 SIZE 1000"));
     steps.push(Step::Line);
     steps.push(Step::Drip(long_reply(), DRIP));
     let server = Scripted::start(steps);
     let mut c = client(Kind::Smtp);
-    c.tls_config().ca_file = Some(c_.ca.clone());
+    c.tls_config().ca_file = Some(certs().ca.clone());
     c.connect("localhost", server.port).unwrap();
     c.starttls().unwrap();
     let e = within_deadline(|| c.noop().unwrap_err());

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::aiosmtpd::{AioOptions, AioSmtpd, AioTls};
 use common::certs::{certs, WRONG_NAME};
-use common::scripted::{esmtp_opening, reply, send, Scripted, Step};
+use common::scripted::{esmtp_opening, reply, send, starttls_opening, Scripted, Step};
 use smtp::{Client, Kind, Status};
 
 const MSG: &[u8] = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: tls\r\n\r\nover TLS\r\n";
@@ -446,13 +446,7 @@ fn a_stalled_handshake_times_out_within_the_deadline() {
 fn the_first_command_over_tls_is_ehlo_and_nothing_learnt_in_clear_survives() {
     // In clear the server offers PIPELINING and AUTH PLAIN; over TLS only
     // SIZE. The client must send EHLO first, then act on SIZE alone.
-    let c_ = certs();
-    let mut steps = esmtp_opening(&["PIPELINING", "AUTH PLAIN", "STARTTLS"]);
-    steps.extend(reply("220 go ahead"));
-    steps.push(Step::Tls {
-        cert: c_.good_cert.clone(),
-        key: c_.good_key.clone(),
-    });
+    let mut steps = starttls_opening(&["PIPELINING", "AUTH PLAIN", "STARTTLS"]);
     steps.extend(reply("250-tls.example\r\n250 SIZE 1000000"));
     steps.extend(reply("250 ok"));
     let server = Scripted::start(steps);

@@ -12,7 +12,7 @@ mod common;
 use std::time::Duration;
 
 use common::certs::certs;
-use common::scripted::{esmtp_opening, reply, send, Scripted, Step};
+use common::scripted::{esmtp_opening, reply, send, starttls_opening, Scripted, Step};
 use smtp::{Client, Kind, Status};
 
 fn client(kind: Kind) -> Client {
@@ -119,19 +119,13 @@ fn an_extra_lmtp_reply_is_caught_at_its_message() {
 fn a_reply_sent_ahead_over_tls_is_refused_too() {
     // Over TLS the look at the socket decrypts: a TLS 1.3 session ticket
     // is not a reply, an SMTP line is.
-    let c_ = certs();
-    let mut steps = esmtp_opening(&["STARTTLS"]);
-    steps.extend(reply("220 go ahead"));
-    steps.push(Step::Tls {
-        cert: c_.good_cert.clone(),
-        key: c_.good_key.clone(),
-    });
+    let mut steps = starttls_opening(&["STARTTLS"]);
     steps.extend(reply("250-tls.example\r\n250 SIZE 1000"));
     steps.extend(reply("250 ok"));
     steps.push(send("250 2.1.0 ahead of MAIL"));
     let server = Scripted::start(steps);
     let mut c = client(Kind::Smtp);
-    c.tls_config().ca_file = Some(c_.ca.clone());
+    c.tls_config().ca_file = Some(certs().ca.clone());
     c.connect("localhost", server.port).unwrap();
     c.starttls().unwrap();
     assert_eq!(c.noop().unwrap().code, 250, "a ticket is not a reply");

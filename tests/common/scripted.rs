@@ -92,6 +92,19 @@ pub fn esmtp_opening(features: &[&str]) -> Vec<Step> {
     steps
 }
 
+/// `esmtp_opening(clear)`, then STARTTLS accepted and the handshake with
+/// the test CA's good certificate; the EHLO after it is the caller's.
+pub fn starttls_opening(clear: &[&str]) -> Vec<Step> {
+    let c = super::certs::certs();
+    let mut steps = esmtp_opening(clear);
+    steps.extend(reply("220 go ahead"));
+    steps.push(Step::Tls {
+        cert: c.good_cert.clone(),
+        key: c.good_key.clone(),
+    });
+    steps
+}
+
 /// A running scripted server.
 pub struct Scripted {
     /// The port it listens on (127.0.0.1).
