@@ -1119,7 +1119,8 @@ smtp_status smtp_sendmail_batch(struct smtp_handle *h, const struct smtp_message
  * first, the server judged (accepted or refused). Messages from this index
  * on were not attempted (their status is SMTP_ERR_NOT_ATTEMPTED) and the
  * connection is closed; `n` when the session lasted the whole batch. 0
- * before any batch, and for a NULL handle.
+ * before any batch, after a batch call that sent nothing (its arguments
+ * refused, or a streamed body open), and for a NULL handle.
  */
 size_t smtp_batch_attempted(const struct smtp_handle *h);
 

@@ -776,6 +776,73 @@ fn a_batch_inside_a_streamed_body_is_invalid_for_every_message_and_writes_nothin
 }
 
 #[test]
+fn a_batch_call_that_sends_nothing_leaves_no_attempted_count_behind() {
+    // Header: smtp_batch_attempted is 0 "after a batch call that sent
+    // nothing (its arguments refused, or a streamed body open)" -- never
+    // the count of an earlier batch.
+    let (port, server) = answering_server();
+    let host = c("127.0.0.1");
+    let from = c("a@example.org");
+    let to = [c("b@example.org")];
+    let to_ptrs = [to[0].as_ptr()];
+    let msg = b"Subject: counted\r\n\r\ncounted\r\n";
+    let good = || smtp_message {
+        from: from.as_ptr(),
+        to: to_ptrs.as_ptr(),
+        n_to: 1,
+        data: msg.as_ptr(),
+        len: msg.len(),
+    };
+    let refused = || smtp_message {
+        from: null(),
+        ..good()
+    };
+    let send = |h, messages: &[smtp_message]| {
+        let mut st = [-1; 2];
+        let r = smtp_sendmail_batch(
+            h,
+            messages.as_ptr(),
+            2,
+            null(),
+            0,
+            null(),
+            0,
+            st.as_mut_ptr(),
+        );
+        (r, st)
+    };
+    let h = smtp_new();
+    assert_eq!(smtp_connect(h, host.as_ptr(), port as u32), SMTP_OK);
+    assert_eq!(send(h, &[good(), good()]), (SMTP_OK, [SMTP_OK; 2]));
+    assert_eq!(smtp_batch_attempted(h), 2);
+    assert_eq!(send(h, &[refused(), good()]).0, SMTP_ERR_INVALID);
+    assert_eq!(smtp_batch_attempted(h), 0);
+    assert_eq!(send(h, &[good(), good()]).0, SMTP_OK);
+    assert_eq!(smtp_batch_attempted(h), 2);
+    assert_eq!(
+        smtp_send_begin(
+            h,
+            from.as_ptr(),
+            to_ptrs.as_ptr(),
+            1,
+            0,
+            null(),
+            0,
+            null(),
+            0
+        ),
+        SMTP_OK
+    );
+    assert_eq!(send(h, &[good(), good()]).0, SMTP_ERR_INVALID);
+    assert_eq!(smtp_batch_attempted(h), 0);
+    assert_eq!(smtp_send_end(h), SMTP_OK);
+    assert_eq!(smtp_quit(h), SMTP_OK);
+    smtp_free(h);
+    let sent = server.join().unwrap();
+    assert_eq!(sent.matches("Subject: counted").count(), 4, "{sent:?}");
+}
+
+#[test]
 fn batch_statuses_are_filled_when_the_arguments_are_refused() {
     let to = [c("b@example.org")];
     let to_ptrs = [to[0].as_ptr()];

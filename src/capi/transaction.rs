@@ -262,6 +262,7 @@ pub extern "C" fn smtp_sendmail_batch(
 ) -> smtp_status {
     let mut filled = false;
     let status = run(h, |c| {
+        c.forget_batch();
         if n > 0 && messages.is_null() {
             return Err(Error::invalid("messages is NULL"));
         }
@@ -317,7 +318,8 @@ pub extern "C" fn smtp_sendmail_batch(
 /// first, the server judged (accepted or refused). Messages from this index
 /// on were not attempted (their status is SMTP_ERR_NOT_ATTEMPTED) and the
 /// connection is closed; `n` when the session lasted the whole batch. 0
-/// before any batch, and for a NULL handle.
+/// before any batch, after a batch call that sent nothing (its arguments
+/// refused, or a streamed body open), and for a NULL handle.
 #[no_mangle]
 pub extern "C" fn smtp_batch_attempted(h: *const smtp_handle) -> usize {
     // SAFETY: a handle pointer is NULL or live (the header's contract).

@@ -696,9 +696,12 @@ impl Client {
         mail_options: &[&str],
         rcpt_options: &[&str],
     ) -> Vec<Result<Vec<RecipientResult>>> {
-        self.batch_attempted = 0;
+        self.forget_batch();
         let mut outcomes: Vec<Option<Result<Vec<RecipientResult>>>> = vec![None; messages.len()];
-        if let Err(e) = self.ehlo_or_helo_if_needed() {
+        if let Err(e) = self
+            .refuse_in_body("a batch")
+            .and_then(|()| self.ehlo_or_helo_if_needed())
+        {
             return messages.iter().map(|_| Err(e.clone())).collect();
         }
         let pipelined = self.pipelining && self.has_extn("pipelining");
@@ -793,6 +796,12 @@ impl Client {
     /// attempted. All of them when the session lasted the whole batch.
     pub fn batch_attempted(&self) -> usize {
         self.batch_attempted
+    }
+
+    /// A batch call that sends nothing (its arguments refused): no
+    /// message of it was judged.
+    pub fn forget_batch(&mut self) {
+        self.batch_attempted = 0;
     }
 
     /// Ends the body into the output buffer without sending it; the next
