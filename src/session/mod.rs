@@ -375,9 +375,11 @@ impl Client {
                 e.text = e.message.clone().into_bytes();
                 Err(e)
             }
+            // The look decrypts under TLS: a server's alert (a client
+            // certificate it wanted) surfaces here as readily as in a reply.
             Err(e) => {
                 self.close();
-                Err(Error::disconnected(format!("Server not connected: {e}")))
+                Err(lost_while(&e, "reading"))
             }
         }
     }
@@ -407,10 +409,8 @@ impl Client {
             self.close();
             return Err(if crate::error::is_timeout(&e) {
                 timeout
-            } else if let Some(reason) = crate::transport::tls_failure(&e) {
-                Error::new(Status::Tls, format!("TLS failure while sending: {reason}"))
             } else {
-                Error::disconnected(format!("Server not connected: {e}"))
+                lost_while(&e, "sending")
             });
         }
         Ok(())
@@ -757,6 +757,16 @@ impl Drop for Client {
 }
 
 /// The arguments of RCPT: "TO:<addr>" and the options.
+/// The error for a connection that failed while `doing` ("sending"): a TLS
+/// alert or broken record is ssl.SSLError, anything else
+/// SMTPServerDisconnected.
+fn lost_while(e: &std::io::Error, doing: &str) -> Error {
+    match crate::transport::tls_failure(e) {
+        Some(reason) => Error::new(Status::Tls, format!("TLS failure while {doing}: {reason}")),
+        None => Error::disconnected(format!("Server not connected: {e}")),
+    }
+}
+
 pub(crate) fn rcpt_args(recipient: &str, options: &[&str]) -> Result<String> {
     let mut args = format!("TO:{}", address::check_forward_path(recipient, true)?);
     for o in options {
