@@ -11,8 +11,9 @@ pub mod message;
 pub mod protocol;
 pub mod session;
 pub mod transport;
+pub mod wait;
 
 pub use error::{Error, RecipientResult, Result, Status};
 pub use protocol::reply::Reply;
-pub use session::{Client, Kind};
+pub use session::{Client, Kind, Session};
 pub use transport::{TlsConfig, TlsInfo, TlsVersion};

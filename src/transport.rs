@@ -4,14 +4,17 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslStream, SslVerifyMode, SslVersion};
 
 use crate::error::{openssl_line, os_reason, tls_handshake_line, Error, Result, Status};
 use crate::protocol::reply::{Parsed, Reply, ReplyError, ReplyParser};
+use crate::wait::{yield_once, Wait, Waiter, Watched};
 
 /// The TLS protocol versions a caller may ask for as a minimum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,10 +75,27 @@ pub struct TlsInfo {
     pub peer_subject: String,
 }
 
-/// A socket under the deadline of the operation under way.
+/// A socket under the deadline of the operation under way. Shared only
+/// with the session's `Waiter`, which holds it weakly to watch it.
 enum Sock {
-    Tcp(TcpStream),
-    Unix(UnixStream),
+    Tcp(Arc<TcpStream>),
+    Unix(Arc<UnixStream>),
+}
+
+impl Sock {
+    fn watched(&self) -> Watched {
+        match self {
+            Sock::Tcp(s) => Arc::downgrade(s) as Watched,
+            Sock::Unix(s) => Arc::downgrade(s) as Watched,
+        }
+    }
+
+    fn raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            Sock::Tcp(s) => s.as_raw_fd(),
+            Sock::Unix(s) => s.as_raw_fd(),
+        }
+    }
 }
 
 /// How far a socket timeout already set may overshoot the time left before
@@ -89,9 +109,18 @@ const REARM_SLACK: Duration = Duration::from_millis(10);
 /// set is within `REARM_SLACK` of it), so a peer dripping bytes, or reading
 /// slowly, cannot stretch an operation past its deadline -- inside
 /// OpenSSL too, which makes many reads and writes per record.
+///
+/// A non-blocking socket never waits: a read or write that would is
+/// `WouldBlock`, and what it would have waited for (this descriptor, for
+/// reading or writing, until the deadline) is recorded in the waiter --
+/// also when the call is OpenSSL's, so a handshake that must write while
+/// the session reads says so. Past the deadline every call is `TimedOut`,
+/// whatever the socket holds, as in blocking mode.
 struct Timed {
     sock: Sock,
     deadline: Instant,
+    nonblocking: bool,
+    waiter: Arc<Waiter>,
     /// The read and write timeouts last set on the socket.
     rcv: Option<Duration>,
     snd: Option<Duration>,
@@ -111,10 +140,13 @@ fn timeout_fits(set: Option<Duration>, left: Duration) -> bool {
 }
 
 impl Timed {
-    fn new(sock: Sock) -> Timed {
+    fn new(sock: Sock, nonblocking: bool, waiter: Arc<Waiter>) -> Timed {
+        waiter.attach(sock.watched());
         Timed {
             sock,
             deadline: Instant::now(),
+            nonblocking,
+            waiter,
             rcv: None,
             snd: None,
             probing: false,
@@ -150,7 +182,7 @@ impl Timed {
         Ok(())
     }
 
-    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+    fn set_os_nonblocking(&self, on: bool) -> io::Result<()> {
         match &self.sock {
             Sock::Tcp(s) => s.set_nonblocking(on),
             Sock::Unix(s) => s.set_nonblocking(on),
@@ -175,6 +207,19 @@ impl Timed {
         if self.probing {
             return op(&mut self.sock);
         }
+        if self.nonblocking {
+            self.time_left()?;
+            let result = op(&mut self.sock);
+            if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+                self.waiter.set(Wait {
+                    fd: self.sock.raw_fd(),
+                    read: !write,
+                    write,
+                    until: self.deadline,
+                });
+            }
+            return result;
+        }
         loop {
             self.arm(write)?;
             match op(&mut self.sock) {
@@ -198,8 +243,8 @@ impl Timed {
 impl Read for Timed {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.timed(false, |s| match s {
-            Sock::Tcp(s) => s.read(buf),
-            Sock::Unix(s) => s.read(buf),
+            Sock::Tcp(s) => (&**s).read(buf),
+            Sock::Unix(s) => (&**s).read(buf),
         })
     }
 }
@@ -207,12 +252,12 @@ impl Read for Timed {
 impl Write for Timed {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.timed(true, |s| match s {
-            Sock::Tcp(s) => s.write(buf),
+            Sock::Tcp(s) => (&**s).write(buf),
             // MSG_NOSIGNAL: a peer that has gone makes the write fail with
             // EPIPE rather than raise SIGPIPE, which would end a C host
             // that left the signal at its default (only newer Rust
             // standard libraries do this for Unix sockets themselves).
-            Sock::Unix(s) => socket2::SockRef::from(&*s).send_with_flags(buf, libc::MSG_NOSIGNAL),
+            Sock::Unix(s) => socket2::SockRef::from(&**s).send_with_flags(buf, libc::MSG_NOSIGNAL),
         })
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -336,7 +381,7 @@ impl Stream {
             ..
         }) = self.timed_ref()
         {
-            let _ = socket2::SockRef::from(tcp).set_tcp_quickack(true);
+            let _ = socket2::SockRef::from(&**tcp).set_tcp_quickack(true);
         }
     }
 }
@@ -414,10 +459,20 @@ fn deadline_after(timeout: Duration) -> Instant {
         .unwrap_or_else(|| now + Duration::from_secs(86_400))
 }
 
+/// How a connection waits: blocking in its socket calls (the default), or
+/// never, telling `waiter` what it would wait for.
+#[derive(Clone)]
+pub struct Mode {
+    /// Socket calls never wait; operations suspend instead.
+    pub nonblocking: bool,
+    /// Where a suspended operation records its wait.
+    pub waiter: Arc<Waiter>,
+}
+
 impl Connection {
-    fn new(sock: Sock, timeout: Duration) -> Connection {
+    fn new(sock: Sock, timeout: Duration, mode: &Mode) -> Connection {
         Connection {
-            stream: Stream::Plain(Timed::new(sock)),
+            stream: Stream::Plain(Timed::new(sock, mode.nonblocking, mode.waiter.clone())),
             buf: vec![0; READ_BUF].into_boxed_slice(),
             start: 0,
             end: 0,
@@ -431,11 +486,16 @@ impl Connection {
     /// Connects over TCP to the first address of `host` that answers,
     /// binding to `source` first when given. Name resolution and every
     /// attempt share one deadline, `timeout` from now.
-    pub fn tcp(
+    ///
+    /// Non-blocking, each attempt suspends until the socket is writable
+    /// (connected or refused). Name resolution blocks: an address literal
+    /// needs none.
+    pub async fn tcp(
         host: &str,
         port: u16,
         timeout: Duration,
         source: Option<&(String, u16)>,
+        mode: &Mode,
     ) -> Result<Connection> {
         let deadline = deadline_after(timeout);
         let addrs = resolve(host, port)?;
@@ -450,12 +510,17 @@ impl Connection {
                 last = Some(timed_out());
                 break;
             }
-            match connect_one(addr, remaining, source.as_deref()) {
+            let attempt = if mode.nonblocking {
+                connect_suspending(addr, deadline, source.as_deref(), &mode.waiter).await
+            } else {
+                connect_one(addr, remaining, source.as_deref())
+            };
+            match attempt {
                 Ok(stream) => {
                     stream
                         .set_nodelay(true)
                         .map_err(|e| Error::from_io(&e, "socket setup"))?;
-                    return Ok(Connection::new(Sock::Tcp(stream), timeout));
+                    return Ok(Connection::new(Sock::Tcp(stream), timeout, mode));
                 }
                 Err(e) => last = Some(e),
             }
@@ -487,7 +552,10 @@ impl Connection {
     /// `timeout`: a listener whose accept queue is full makes a
     /// non-blocking connect fail with EAGAIN at once, so the attempt is
     /// repeated until the deadline rather than blocking without one.
-    pub fn unix(path: &str, timeout: Duration) -> Result<Connection> {
+    ///
+    /// Non-blocking, the wait between attempts suspends on time alone (a
+    /// full accept queue does not make the socket ready).
+    pub async fn unix(path: &str, timeout: Duration, mode: &Mode) -> Result<Connection> {
         use socket2::{Domain, SockAddr, Socket, Type};
         let deadline = deadline_after(timeout);
         let fail = |e: io::Error| Error::from_io(&e, &format!("cannot connect to {path}"));
@@ -502,14 +570,26 @@ impl Connection {
                     if left.is_zero() {
                         return Err(timeout_error(&format!("connecting to {path}"), timeout));
                     }
-                    std::thread::sleep(left.min(Duration::from_millis(5)));
+                    let pause = left.min(Duration::from_millis(5));
+                    if mode.nonblocking {
+                        mode.waiter.set(Wait::timer(Instant::now() + pause));
+                        yield_once().await;
+                    } else {
+                        std::thread::sleep(pause);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(fail(e)),
             }
         }
-        socket.set_nonblocking(false).map_err(fail)?;
-        Ok(Connection::new(Sock::Unix(socket.into()), timeout))
+        if !mode.nonblocking {
+            socket.set_nonblocking(false).map_err(fail)?;
+        }
+        Ok(Connection::new(
+            Sock::Unix(Arc::new(socket.into())),
+            timeout,
+            mode,
+        ))
     }
 
     /// Begins an operation named `op` (for a timeout's message: "the
@@ -547,6 +627,17 @@ impl Connection {
         timeout_error(&what, self.timeout)
     }
 
+    /// Makes the socket calls wait (false) or suspend (true) from now on.
+    pub fn set_nonblocking(&mut self, on: bool) -> io::Result<()> {
+        if let Some(t) = self.stream.timed() {
+            t.set_os_nonblocking(on)?;
+            t.nonblocking = on;
+            t.rcv = None;
+            t.snd = None;
+        }
+        Ok(())
+    }
+
     /// Whether the connection is encrypted.
     pub fn is_tls(&self) -> bool {
         matches!(self.stream, Stream::Tls(_))
@@ -575,12 +666,17 @@ impl Connection {
         let Some(t) = self.stream.timed() else {
             return Ok(0);
         };
-        t.set_nonblocking(true)?;
+        let blocking = !t.nonblocking;
+        if blocking {
+            t.set_os_nonblocking(true)?;
+        }
         t.probing = true;
         let got = self.stream.read(&mut self.buf);
         if let Some(t) = self.stream.timed() {
             t.probing = false;
-            t.set_nonblocking(false)?;
+            if blocking {
+                t.set_os_nonblocking(false)?;
+            }
         }
         match got {
             Ok(n) => {
@@ -611,14 +707,25 @@ impl Connection {
     }
 
     /// Writes all of `data`, within the deadline of the operation under way.
-    pub fn send(&mut self, data: &[u8]) -> io::Result<()> {
+    pub async fn send(&mut self, data: &[u8]) -> io::Result<()> {
         self.unacked = false;
-        self.stream.write_all(data)
+        let mut rest = data;
+        while !rest.is_empty() {
+            match self.stream.write(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Only a non-blocking socket says so: its wait is recorded.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => yield_once().await,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Reads one complete reply, within the deadline of the operation
     /// under way.
-    pub fn read_reply(&mut self) -> std::result::Result<Reply, ReadError> {
+    pub async fn read_reply(&mut self) -> std::result::Result<Reply, ReadError> {
         loop {
             if self.start < self.end {
                 match self.parser.feed(&self.buf[self.start..self.end]) {
@@ -647,6 +754,7 @@ impl Connection {
                     self.unacked = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => yield_once().await,
                 Err(e) => return Err(ReadError::Io(e)),
             }
         }
@@ -655,7 +763,7 @@ impl Connection {
     /// Runs a TLS handshake on this connection (implicit TLS, or after a 220
     /// to STARTTLS), as one operation with its own deadline. `host` is the
     /// name verified and sent as SNI unless the context names another.
-    pub fn start_tls(&mut self, context: &TlsContext, host: &str) -> Result<TlsInfo> {
+    pub async fn start_tls(&mut self, context: &TlsContext, host: &str) -> Result<TlsInfo> {
         let timed = match std::mem::replace(&mut self.stream, Stream::Detached) {
             Stream::Plain(t) if matches!(t.sock, Sock::Tcp(_)) => t,
             other => {
@@ -676,16 +784,25 @@ impl Connection {
         timed.deadline = deadline_after(self.timeout);
         self.op.clear();
         self.op.push_str("the TLS handshake");
-        match conf.connect(name, timed) {
-            Ok(tls) => {
-                let info = tls_info(&tls);
-                self.stream = Stream::Tls(Box::new(tls));
-                self.start = 0;
-                self.end = 0;
-                self.parser = ReplyParser::new();
-                Ok(info)
+        let mut attempt = conf.connect(name, timed);
+        loop {
+            match attempt {
+                Ok(tls) => {
+                    let info = tls_info(&tls);
+                    self.stream = Stream::Tls(Box::new(tls));
+                    self.start = 0;
+                    self.end = 0;
+                    self.parser = ReplyParser::new();
+                    return Ok(info);
+                }
+                // Non-blocking: OpenSSL wants to read or write, and the
+                // socket call it made recorded which.
+                Err(openssl::ssl::HandshakeError::WouldBlock(mid)) => {
+                    yield_once().await;
+                    attempt = mid.handshake();
+                }
+                Err(e) => return Err(handshake_error(e, name, self.timeout)),
             }
-            Err(e) => Err(handshake_error(e, name, self.timeout)),
         }
     }
 
@@ -813,11 +930,9 @@ fn resolve_source(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
-fn connect_one(
-    addr: SocketAddr,
-    timeout: Duration,
-    source: Option<&[SocketAddr]>,
-) -> io::Result<TcpStream> {
+/// A TCP socket for `addr`, bound to the source address of its family
+/// when one is given.
+fn tcp_socket(addr: SocketAddr, source: Option<&[SocketAddr]>) -> io::Result<socket2::Socket> {
     use socket2::{Domain, Protocol, SockAddr, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if let Some(source) = source {
@@ -833,6 +948,56 @@ fn connect_one(
             })?;
         socket.bind(&SockAddr::from(*local))?;
     }
-    socket.connect_timeout(&SockAddr::from(addr), timeout)?;
-    Ok(socket.into())
+    Ok(socket)
+}
+
+fn connect_one(
+    addr: SocketAddr,
+    timeout: Duration,
+    source: Option<&[SocketAddr]>,
+) -> io::Result<Arc<TcpStream>> {
+    let socket = tcp_socket(addr, source)?;
+    socket.connect_timeout(&addr.into(), timeout)?;
+    Ok(Arc::new(socket.into()))
+}
+
+/// A non-blocking connect: started, then suspended until the socket is
+/// writable, which it becomes when connected or refused (SO_ERROR tells).
+async fn connect_suspending(
+    addr: SocketAddr,
+    deadline: Instant,
+    source: Option<&[SocketAddr]>,
+    waiter: &Arc<Waiter>,
+) -> io::Result<Arc<TcpStream>> {
+    let socket = tcp_socket(addr, source)?;
+    socket.set_nonblocking(true)?;
+    let started = socket.connect(&addr.into());
+    let stream = Arc::new(TcpStream::from(socket));
+    match started {
+        Ok(()) => return Ok(stream),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    waiter.attach(Arc::downgrade(&stream) as Watched);
+    loop {
+        if Instant::now() >= deadline {
+            return Err(timed_out());
+        }
+        waiter.set(Wait {
+            fd: stream.as_raw_fd(),
+            read: false,
+            write: true,
+            until: deadline,
+        });
+        yield_once().await;
+        if let Some(e) = stream.take_error()? {
+            return Err(e);
+        }
+        match stream.peer_addr() {
+            Ok(_) => return Ok(stream),
+            // Not yet: resumed early (by a caller that polls too often).
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+            Err(e) => return Err(e),
+        }
+    }
 }

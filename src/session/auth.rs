@@ -9,7 +9,7 @@
 //! 334 exchanges never reach the transcript; every buffer holding a
 //! credential is wiped when dropped.
 
-use super::Client;
+use super::Session;
 use crate::error::{Error, Result, Status};
 use crate::protocol::reply::Reply;
 use crate::protocol::sasl::{self, Secret};
@@ -20,7 +20,7 @@ use crate::protocol::sasl::{self, Secret};
 /// error to cancel the exchange.
 pub type AuthObject<'a> = dyn FnMut(Option<&[u8]>) -> Result<Option<Secret>> + 'a;
 
-impl Client {
+impl Session {
     // ----- settings -------------------------------------------------------
 
     /// Pins the mechanisms `login()` and `login_oauth2()` may use; an empty
@@ -125,8 +125,8 @@ impl Client {
     // ----- login ----------------------------------------------------------
 
     /// smtplib's login(user, password) with initial responses allowed.
-    pub fn login(&mut self, user: &str, password: &str) -> Result<Reply> {
-        self.login_with(user, password, true)
+    pub async fn login(&mut self, user: &str, password: &str) -> Result<Reply> {
+        self.login_with(user, password, true).await
     }
 
     /// smtplib's login(): EHLO if needed; `NotSupported` when AUTH is not
@@ -134,13 +134,13 @@ impl Client {
     /// pinned), in that order, until one gives 235 or 503 ("already
     /// authenticated"). `Exception` when none is in common; otherwise the
     /// last failure as `Authentication` with its reply code and text.
-    pub fn login_with(
+    pub async fn login_with(
         &mut self,
         user: &str,
         password: &str,
         initial_response_ok: bool,
     ) -> Result<Reply> {
-        self.ehlo_or_helo_if_needed()?;
+        self.ehlo_or_helo_if_needed().await?;
         let candidates = self.candidates(&sasl::DEFAULT_MECHANISMS)?;
         let authlist = self.permitted(candidates)?;
         let mut last = None;
@@ -160,7 +160,10 @@ impl Client {
                     }
                 })
             };
-            match self.auth(&mechanism, &mut authobject, initial_response_ok) {
+            match self
+                .auth(&mechanism, &mut authobject, initial_response_ok)
+                .await
+            {
                 Ok(reply) => return Ok(reply),
                 Err(e) if e.status == Status::Authentication && self.is_connected() => {
                     last = Some(e)
@@ -183,7 +186,7 @@ impl Client {
     /// requires ("\x01" for OAUTHBEARER, an empty line for XOAUTH2) and the
     /// final reply is returned as `Authentication`, with the server's JSON
     /// in the message.
-    pub fn login_oauth2(
+    pub async fn login_oauth2(
         &mut self,
         user: &str,
         token: &str,
@@ -203,7 +206,7 @@ impl Client {
                 }
             },
         };
-        self.ehlo_or_helo_if_needed()?;
+        self.ehlo_or_helo_if_needed().await?;
         let candidates = self.candidates(&preferred)?;
         let Some(mechanism) = self.permitted(candidates)?.into_iter().next() else {
             return Err(Error::new(
@@ -226,7 +229,7 @@ impl Client {
                 )),
             }
         };
-        let result = self.auth(&mechanism, &mut authobject, true);
+        let result = self.auth(&mechanism, &mut authobject, true).await;
         match (result, server_error) {
             (Err(mut e), Some(json)) => {
                 e.message = format!("OAuth server error: {json}");
@@ -251,7 +254,7 @@ impl Client {
     /// is returned: a challenge that is not base64, more than
     /// `sasl::MAX_CHALLENGES` challenges, or an authobject error. Other
     /// final replies are `Authentication` with their code and text.
-    pub fn auth(
+    pub async fn auth(
         &mut self,
         mechanism: &str,
         authobject: &mut AuthObject<'_>,
@@ -263,7 +266,7 @@ impl Client {
             )));
         }
         let mechanism = mechanism.to_ascii_uppercase();
-        self.ehlo_or_helo_if_needed()?;
+        self.ehlo_or_helo_if_needed().await?;
         self.check_cleartext(&mechanism)?;
         let initial = if initial_response_ok {
             authobject(None)?
@@ -281,43 +284,49 @@ impl Client {
                 };
                 // base64 is ASCII, so this never fails.
                 let arg = std::str::from_utf8(arg).unwrap_or("=");
-                self.putcmd_secret(&format!("AUTH {mechanism}"), arg)?;
-                self.getreply_secret()?
+                self.putcmd_secret(&format!("AUTH {mechanism}"), arg)
+                    .await?;
+                self.getreply_secret().await?
             }
             None => {
-                self.putcmd("AUTH", &mechanism)?;
-                self.getreply_secret()?
+                self.putcmd("AUTH", &mechanism).await?;
+                self.getreply_secret().await?
             }
         };
         let mut answered = 0usize;
         while reply.code == 334 {
             if answered == sasl::MAX_CHALLENGES {
-                return Err(self.cancel(Error::new(
-                    Status::Exception,
-                    format!(
-                        "Server AUTH mechanism infinite loop: more than {} challenges; \
+                return Err(self
+                    .cancel(Error::new(
+                        Status::Exception,
+                        format!(
+                            "Server AUTH mechanism infinite loop: more than {} challenges; \
                          AUTH cancelled",
-                        sasl::MAX_CHALLENGES
-                    ),
-                )));
+                            sasl::MAX_CHALLENGES
+                        ),
+                    ))
+                    .await);
             }
             answered += 1;
             let challenge = match sasl::decode(&reply.text()) {
                 Ok(c) => c,
                 Err(why) => {
-                    return Err(self.cancel(Error::new(
-                        Status::Exception,
-                        format!("{why}; AUTH cancelled"),
-                    )))
+                    return Err(self
+                        .cancel(Error::new(
+                            Status::Exception,
+                            format!("{why}; AUTH cancelled"),
+                        ))
+                        .await)
                 }
             };
             let response = match authobject(Some(&challenge)) {
                 Ok(r) => r.unwrap_or_default(),
-                Err(e) => return Err(self.cancel(e)),
+                Err(e) => return Err(self.cancel(e).await),
             };
-            self.send_secret_line(&sasl::encode(response.as_bytes()))?;
+            self.send_secret_line(&sasl::encode(response.as_bytes()))
+                .await?;
             drop(response);
-            reply = self.getreply_secret()?;
+            reply = self.getreply_secret().await?;
         }
         if reply.code == 235 || reply.code == 503 {
             return Ok(reply);
@@ -332,17 +341,18 @@ impl Client {
 
     /// Sends one line of base64 (a response to a challenge), out of the
     /// transcript, and wipes it.
-    fn send_secret_line(&mut self, encoded: &Secret) -> Result<()> {
+    async fn send_secret_line(&mut self, encoded: &Secret) -> Result<()> {
         let mut line = Secret::with_capacity(encoded.len() + 2);
         line.extend(encoded.as_bytes());
         line.extend(b"\r\n");
         self.conn()?;
         // Each response and the reply to it is one operation; a reply sent
         // ahead of the response is refused, as before any command.
-        self.refuse_unsolicited("before", "the AUTH response")?;
+        self.refuse_unsolicited("before", "the AUTH response")
+            .await?;
         self.begin_op("the AUTH response");
         self.debug.sent_secret();
-        self.send(line.as_bytes())
+        self.send(line.as_bytes()).await
     }
 
     /// Cancels the exchange with "*" (RFC 4954 §4: "If the client wishes
@@ -350,11 +360,11 @@ impl Client {
     /// single "*"") and reads the server's reply, which is attached to
     /// `err` when `err` carries none. A failure to send or read is returned
     /// instead.
-    fn cancel(&mut self, mut err: Error) -> Error {
-        if let Err(e) = self.putcmd("*", "") {
+    async fn cancel(&mut self, mut err: Error) -> Error {
+        if let Err(e) = self.putcmd("*", "").await {
             return e;
         }
-        match self.getreply_secret() {
+        match self.getreply_secret().await {
             Ok(reply) => {
                 if err.code.is_none() {
                     err.code = Some(reply.code);

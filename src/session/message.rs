@@ -2,12 +2,12 @@
 //! (see `crate::message`), Bcc fields removed, and the mail options the
 //! addresses and the body call for.
 
-use super::Client;
+use super::Session;
 use crate::error::{Error, RecipientResult, Result, Status};
 use crate::message;
 use crate::protocol::data::DataEncoder;
 
-impl Client {
+impl Session {
     /// smtplib's send_message() over the message's bytes: EHLO/HELO if
     /// needed; then `from` and `to`, when not given, are read from the
     /// headers (Sender or From; To, Bcc and Cc; or the Resent- ones when
@@ -27,7 +27,7 @@ impl Client {
     /// `Invalid` with nothing sent after the greeting exchange when the
     /// message has more than one Resent- block, or no sender or no recipient
     /// is found.
-    pub fn send_message(
+    pub async fn send_message(
         &mut self,
         msg: &[u8],
         from: Option<&str>,
@@ -35,7 +35,7 @@ impl Client {
         mail_options: &[&str],
         rcpt_options: &[&str],
     ) -> Result<Vec<RecipientResult>> {
-        self.ehlo_or_helo_if_needed()?;
+        self.ehlo_or_helo_if_needed().await?;
         let envelope = message::envelope(msg, from, to)?;
         // Sent part by part around the Bcc fields: never copied whole.
         let parts = message::kept_parts(msg);
@@ -78,10 +78,11 @@ impl Client {
             Some(size as u64),
             &options,
             rcpt_options,
-        )?;
+        )
+        .await?;
         for part in parts {
-            self.write_body(part)?;
+            self.write_body(part).await?;
         }
-        self.end()
+        self.end().await
     }
 }

@@ -13,14 +13,17 @@ use crate::protocol::ehlo::EhloFeatures;
 use crate::protocol::reply::{Reply, ReplyError};
 use crate::protocol::sasl::Secret;
 use crate::protocol::{address, command};
-use crate::transport::{Connection, ReadError, TlsConfig, TlsContext, TlsInfo};
+use crate::transport::{Connection, Mode, ReadError, TlsConfig, TlsContext, TlsInfo};
+use crate::wait::Waiter;
 
 mod auth;
+mod client;
 mod debug;
 mod message;
 mod tls_settings;
 mod transaction;
 
+pub use client::Client;
 pub use debug::{DebugSink, LineFn};
 pub use transaction::{
     Dsn, DsnRet, Outgoing, NOTIFY_DELAY, NOTIFY_FAILURE, NOTIFY_NEVER, NOTIFY_SUCCESS,
@@ -54,10 +57,21 @@ pub enum Kind {
     Lmtp,
 }
 
-/// An SMTP/LMTP client session.
-pub struct Client {
+/// An SMTP/LMTP client session, whose operations are futures: the engine
+/// under `Client` (which runs each to completion) and under the C API's
+/// non-blocking handles (which suspend and resume them).
+///
+/// On a blocking session (the default) every operation completes in its
+/// first poll: the socket calls wait, within the operation's deadline. On
+/// a non-blocking one (`set_nonblocking`) an operation that would wait
+/// returns `Pending` after recording in `waiter()` what it waits for; it is
+/// polled again when that descriptor is ready or that time has come, and
+/// its deadline is kept the same way (a poll after it ends the operation
+/// with `Timeout`).
+pub struct Session {
     kind: Kind,
     conn: Option<Connection>,
+    mode: Mode,
     host: String,
     local_hostname: Option<String>,
     timeout: Duration,
@@ -88,12 +102,16 @@ pub struct Client {
     peer_treated_as_remote: bool,
 }
 
-impl Client {
+impl Session {
     /// An unconnected client of the given kind.
-    pub fn new(kind: Kind) -> Client {
-        Client {
+    pub fn new(kind: Kind) -> Session {
+        Session {
             kind,
             conn: None,
+            mode: Mode {
+                nonblocking: false,
+                waiter: Waiter::shared(),
+            },
             host: String::new(),
             local_hostname: None,
             timeout: DEFAULT_TIMEOUT,
@@ -120,6 +138,29 @@ impl Client {
             allow_cleartext_auth: false,
             peer_treated_as_remote: false,
         }
+    }
+
+    /// Where a suspended operation of this session records what it waits
+    /// for.
+    pub fn waiter(&self) -> &std::sync::Arc<Waiter> {
+        &self.mode.waiter
+    }
+
+    /// Whether operations suspend instead of waiting.
+    pub fn is_nonblocking(&self) -> bool {
+        self.mode.nonblocking
+    }
+
+    /// Makes operations suspend instead of waiting (true), or wait (false,
+    /// the default), from the next socket call on. A connection already
+    /// open is switched too.
+    pub fn set_nonblocking(&mut self, on: bool) -> Result<()> {
+        if let Some(conn) = &mut self.conn {
+            conn.set_nonblocking(on)
+                .map_err(|e| Error::from_io(&e, "switching the socket's blocking mode"))?;
+        }
+        self.mode.nonblocking = on;
+        Ok(())
     }
 
     /// The kind given at creation.
@@ -280,7 +321,7 @@ impl Client {
     /// means the default port; for LMTP a host starting with "/" is a Unix
     /// socket. Unlike smtplib, a greeting other than 220 is an error here
     /// (`Connect`, as smtplib's constructor raises) and closes the connection.
-    pub fn connect(&mut self, host: &str, port: u16) -> Result<Reply> {
+    pub async fn connect(&mut self, host: &str, port: u16) -> Result<Reply> {
         self.refuse_in_body("connect")?;
         if self.conn.is_some() {
             self.close();
@@ -303,20 +344,26 @@ impl Client {
             _ => None,
         };
         let conn = if self.kind == Kind::Lmtp && host.starts_with('/') {
-            Connection::unix(&host, self.timeout)?
+            Connection::unix(&host, self.timeout, &self.mode).await?
         } else {
-            Connection::tcp(&host, port, self.timeout, self.source_address.as_ref())?
+            Connection::tcp(
+                &host,
+                port,
+                self.timeout,
+                self.source_address.as_ref(),
+                &self.mode,
+            )
+            .await?
         };
-        self.conn = Some(conn);
+        let conn = self.conn.insert(conn);
         if let Some(tls) = tls {
-            let result = self.conn.as_mut().map(|c| c.start_tls(&tls, &host));
-            if let Some(Err(e)) = result {
+            if let Err(e) = conn.start_tls(&tls, &host).await {
                 self.close();
                 return Err(e);
             }
         }
         self.begin_op("the greeting");
-        let reply = self.getreply()?;
+        let reply = self.getreply().await?;
         if reply.code != 220 {
             self.close();
             return Err(Error::reply(Status::Connect, reply.code, &reply.text()));
@@ -355,7 +402,7 @@ impl Client {
     /// reply) would be taken as this command's reply. They are a protocol
     /// error, and the connection is closed, as for STARTTLS injection.
     /// `at` and `what` say where: "before" "AUTH".
-    pub(crate) fn refuse_unsolicited(&mut self, at: &str, what: &str) -> Result<()> {
+    pub(crate) async fn refuse_unsolicited(&mut self, at: &str, what: &str) -> Result<()> {
         let Some(conn) = &mut self.conn else {
             return Ok(());
         };
@@ -402,9 +449,9 @@ impl Client {
     }
 
     /// Sends raw bytes; a failure closes the connection.
-    pub(crate) fn send(&mut self, data: &[u8]) -> Result<()> {
+    pub(crate) async fn send(&mut self, data: &[u8]) -> Result<()> {
         let conn = self.conn()?;
-        if let Err(e) = conn.send(data) {
+        if let Err(e) = conn.send(data).await {
             let timeout = conn.timeout_error(false);
             self.close();
             return Err(if crate::error::is_timeout(&e) {
@@ -418,45 +465,45 @@ impl Client {
 
     /// Sends what `out` holds (commands and body bytes gathered so that
     /// they travel in one write).
-    pub(crate) fn flush(&mut self) -> Result<()> {
+    pub(crate) async fn flush(&mut self) -> Result<()> {
         if self.out.is_empty() {
             return Ok(());
         }
         let out = std::mem::take(&mut self.out);
-        let result = self.send(&out);
+        let result = self.send(&out).await;
         self.out = out;
         self.out.clear();
         result
     }
 
     /// smtplib's putcmd(): builds, checks and sends one command.
-    pub fn putcmd(&mut self, verb: &str, args: &str) -> Result<()> {
+    pub async fn putcmd(&mut self, verb: &str, args: &str) -> Result<()> {
         self.refuse_in_body(verb)?;
         let line = command::build(verb, args, self.smtputf8)?;
         self.conn()?;
-        self.refuse_unsolicited("before", verb)?;
+        self.refuse_unsolicited("before", verb).await?;
         self.begin_op(verb);
         self.debug.sent(&line);
-        self.send(&line)
+        self.send(&line).await
     }
 
     /// Sends a command whose arguments are secret: the transcript shows only
     /// the verb, and the line is wiped once sent.
-    pub(crate) fn putcmd_secret(&mut self, verb: &str, args: &str) -> Result<()> {
+    pub(crate) async fn putcmd_secret(&mut self, verb: &str, args: &str) -> Result<()> {
         self.refuse_in_body(verb)?;
         let line = Secret::new(command::build(verb, args, self.smtputf8)?);
         self.conn()?;
-        self.refuse_unsolicited("before", verb)?;
+        self.refuse_unsolicited("before", verb).await?;
         self.begin_op(verb);
         self.debug.sent_redacted(verb);
-        self.send(line.as_bytes())
+        self.send(line.as_bytes()).await
     }
 
     /// smtplib's getreply(): reads one reply. A lost, timed-out or garbled
     /// connection is closed.
-    pub fn getreply(&mut self) -> Result<Reply> {
+    pub async fn getreply(&mut self) -> Result<Reply> {
         let conn = self.conn()?;
-        let result = conn.read_reply();
+        let result = conn.read_reply().await;
         if let Err(ReadError::Io(io)) = &result {
             if crate::error::is_timeout(io) {
                 let e = conn.timeout_error(true);
@@ -498,17 +545,17 @@ impl Client {
     }
 
     /// Reads a reply, keeping a 334 challenge out of the transcript.
-    pub(crate) fn getreply_secret(&mut self) -> Result<Reply> {
+    pub(crate) async fn getreply_secret(&mut self) -> Result<Reply> {
         let saved = self.debug.redacting(true);
-        let reply = self.getreply();
+        let reply = self.getreply().await;
         self.debug.redacting(saved);
         reply
     }
 
     /// smtplib's docmd(): a command and its reply.
-    pub fn docmd(&mut self, verb: &str, args: &str) -> Result<Reply> {
-        self.putcmd(verb, args)?;
-        self.getreply()
+    pub async fn docmd(&mut self, verb: &str, args: &str) -> Result<Reply> {
+        self.putcmd(verb, args).await?;
+        self.getreply().await
     }
 
     /// A 421 reply means the server is closing the channel (RFC 5321
@@ -522,16 +569,16 @@ impl Client {
     // ----- greeting -------------------------------------------------------
 
     /// smtplib's helo(): HELO with `name`, or the local hostname when empty.
-    pub fn helo(&mut self, name: &str) -> Result<Reply> {
+    pub async fn helo(&mut self, name: &str) -> Result<Reply> {
         let name = self.name_or_default(name);
-        let reply = self.docmd("HELO", &name)?;
+        let reply = self.docmd("HELO", &name).await?;
         self.helo_resp = Some(reply.text());
         Ok(reply)
     }
 
     /// smtplib's ehlo() (LHLO for LMTP): on 250, the features are parsed and
     /// does_esmtp is set; any other reply is returned as it is.
-    pub fn ehlo(&mut self, name: &str) -> Result<Reply> {
+    pub async fn ehlo(&mut self, name: &str) -> Result<Reply> {
         let name = self.name_or_default(name);
         self.features = EhloFeatures::default();
         let verb = if self.kind == Kind::Lmtp {
@@ -539,7 +586,7 @@ impl Client {
         } else {
             "EHLO"
         };
-        let reply = self.docmd(verb, &name)?;
+        let reply = self.docmd(verb, &name).await?;
         self.ehlo_resp = Some(reply.text());
         if reply.code != 250 {
             self.close_on_421(&reply);
@@ -560,19 +607,19 @@ impl Client {
 
     /// smtplib's ehlo_or_helo_if_needed(): EHLO, then HELO if EHLO was
     /// refused, unless one of them already succeeded this session.
-    pub fn ehlo_or_helo_if_needed(&mut self) -> Result<()> {
+    pub async fn ehlo_or_helo_if_needed(&mut self) -> Result<()> {
         self.refuse_in_body("EHLO")?;
         if self.helo_resp.is_some() || self.ehlo_resp.is_some() {
             return Ok(());
         }
-        let reply = self.ehlo("")?;
+        let reply = self.ehlo("").await?;
         if reply.is_positive() {
             return Ok(());
         }
         if !self.is_connected() {
             return Err(Error::reply(Status::Helo, reply.code, &reply.text()));
         }
-        let reply = self.helo("")?;
+        let reply = self.helo("").await?;
         if !reply.is_positive() {
             self.close_on_421(&reply);
             return Err(Error::reply(Status::Helo, reply.code, &reply.text()));
@@ -583,44 +630,44 @@ impl Client {
     // ----- simple commands ------------------------------------------------
 
     /// smtplib's rset().
-    pub fn rset(&mut self) -> Result<Reply> {
-        self.docmd("RSET", "")
+    pub async fn rset(&mut self) -> Result<Reply> {
+        self.docmd("RSET", "").await
     }
 
     /// smtplib's _rset(): RSET whose failure is swallowed, after a failed
     /// transaction.
-    pub(crate) fn rset_quietly(&mut self) {
+    pub(crate) async fn rset_quietly(&mut self) {
         if self.is_connected() {
-            let _ = self.rset();
+            let _ = self.rset().await;
         }
     }
 
     /// smtplib's noop().
-    pub fn noop(&mut self) -> Result<Reply> {
-        self.docmd("NOOP", "")
+    pub async fn noop(&mut self) -> Result<Reply> {
+        self.docmd("NOOP", "").await
     }
 
     /// smtplib's verify(): VRFY with the bare address.
-    pub fn verify(&mut self, address: &str) -> Result<Reply> {
+    pub async fn verify(&mut self, address: &str) -> Result<Reply> {
         command::check_arg(address, true)?;
-        self.docmd("VRFY", &command::addr_only(address))
+        self.docmd("VRFY", &command::addr_only(address)).await
     }
 
     /// smtplib's expn(): EXPN with the bare address.
-    pub fn expn(&mut self, address: &str) -> Result<Reply> {
+    pub async fn expn(&mut self, address: &str) -> Result<Reply> {
         command::check_arg(address, true)?;
-        self.docmd("EXPN", &command::addr_only(address))
+        self.docmd("EXPN", &command::addr_only(address)).await
     }
 
     /// smtplib's help(): HELP, with an optional argument.
-    pub fn help(&mut self, args: &str) -> Result<Reply> {
-        self.docmd("HELP", args)
+    pub async fn help(&mut self, args: &str) -> Result<Reply> {
+        self.docmd("HELP", args).await
     }
 
     /// smtplib's quit(): QUIT, then close whatever the outcome.
-    pub fn quit(&mut self) -> Result<Reply> {
+    pub async fn quit(&mut self) -> Result<Reply> {
         self.refuse_in_body("QUIT")?;
-        let result = self.docmd("QUIT", "");
+        let result = self.docmd("QUIT", "").await;
         self.close();
         self.reset_esmtp();
         result
@@ -631,9 +678,9 @@ impl Client {
     /// smtplib's mail(): MAIL FROM with the quoted address; options are sent
     /// only to an ESMTP server. SMTPUTF8 among them needs the extension
     /// (`NotSupported` otherwise) and allows UTF-8 in later commands.
-    pub fn mail(&mut self, sender: &str, options: &[&str]) -> Result<Reply> {
+    pub async fn mail(&mut self, sender: &str, options: &[&str]) -> Result<Reply> {
         let args = self.mail_args(sender, options)?;
-        self.docmd("MAIL", &args)
+        self.docmd("MAIL", &args).await
     }
 
     /// The arguments of MAIL: "FROM:<addr>" and, for an ESMTP server, the
@@ -661,16 +708,16 @@ impl Client {
     }
 
     /// smtplib's rcpt(): RCPT TO with the quoted address and options.
-    pub fn rcpt(&mut self, recipient: &str, options: &[&str]) -> Result<Reply> {
+    pub async fn rcpt(&mut self, recipient: &str, options: &[&str]) -> Result<Reply> {
         let args = rcpt_args(recipient, options)?;
-        self.docmd("RCPT", &args)
+        self.docmd("RCPT", &args).await
     }
 
     /// smtplib's data(): DATA, then the encoded body and the reply to its
     /// end. A reply other than 354 to DATA is a `Data` error. For LMTP this
     /// reads only the first of the per-recipient replies: use `sendmail`.
-    pub fn data(&mut self, msg: &[u8]) -> Result<Reply> {
-        let reply = self.docmd("DATA", "")?;
+    pub async fn data(&mut self, msg: &[u8]) -> Result<Reply> {
+        let reply = self.docmd("DATA", "").await?;
         if reply.code != 354 {
             self.close_on_421(&reply);
             return Err(Error::reply(Status::Data, reply.code, &reply.text()));
@@ -681,12 +728,12 @@ impl Client {
             .line(&format!("send: <message data, {} bytes>", msg.len()));
         for chunk in msg.chunks(FLUSH_AT) {
             enc.encode(chunk, &mut self.out);
-            self.flush()?;
+            self.flush().await?;
         }
         enc.finish(&mut self.out);
-        self.flush()?;
+        self.flush().await?;
         self.begin_op("the end of data");
-        self.getreply()
+        self.getreply().await
     }
 
     // ----- TLS -------------------------------------------------------------
@@ -699,8 +746,8 @@ impl Client {
     /// the handshake is an injection attempt: `Tls` error, connection closed.
     /// After the handshake everything EHLO taught is forgotten and EHLO is
     /// sent again at once.
-    pub fn starttls(&mut self) -> Result<Reply> {
-        self.ehlo_or_helo_if_needed()?;
+    pub async fn starttls(&mut self) -> Result<Reply> {
+        self.ehlo_or_helo_if_needed().await?;
         if self.is_tls() {
             return Err(Error::new(
                 Status::Exception,
@@ -716,7 +763,7 @@ impl Client {
         // The settings are checked before STARTTLS is sent: a bad CA file
         // costs nothing, the session stays as it was.
         let tls = TlsContext::new(&self.tls)?;
-        let reply = self.docmd("STARTTLS", "")?;
+        let reply = self.docmd("STARTTLS", "").await?;
         if reply.code != 220 {
             self.close_on_421(&reply);
             return Err(Error::reply(Status::Response, reply.code, &reply.text()));
@@ -733,7 +780,7 @@ impl Client {
             ));
         }
         let host = self.host.clone();
-        let result = self.conn()?.start_tls(&tls, &host);
+        let result = self.conn()?.start_tls(&tls, &host).await;
         if let Err(e) = result {
             self.close();
             return Err(e);
@@ -745,12 +792,12 @@ impl Client {
             ));
         }
         self.reset_esmtp();
-        self.ehlo_or_helo_if_needed()?;
+        self.ehlo_or_helo_if_needed().await?;
         Ok(reply)
     }
 }
 
-impl Drop for Client {
+impl Drop for Session {
     fn drop(&mut self) {
         self.close();
     }

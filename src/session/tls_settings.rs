@@ -5,11 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Client;
+use super::Session;
 use crate::error::{os_reason, Error, Result, Status};
 use crate::transport::{TlsConfig, TlsContext};
 
-impl Client {
+impl Session {
     /// Sets (or, with `None`, removes) the PEM file of extra trust anchors.
     /// The file must be readable and hold at least one certificate.
     pub fn set_tls_ca_file(&mut self, path: Option<&str>) -> Result<()> {
@@ -89,7 +89,7 @@ fn os_error(err: &std::io::Error, context: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::Kind;
+    use crate::session::{Client, Kind};
 
     #[test]
     fn a_missing_ca_file_is_refused_at_once_and_the_old_one_kept() {

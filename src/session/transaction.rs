@@ -10,7 +10,7 @@ use crate::protocol::command;
 use crate::protocol::data::DataEncoder;
 use crate::protocol::reply::Reply;
 
-use super::{rcpt_args, Client, Kind, FLUSH_AT};
+use super::{rcpt_args, Kind, Session, FLUSH_AT};
 
 /// NOTIFY=NEVER (RFC 3461 §4.1): no DSN at all.
 pub const NOTIFY_NEVER: u8 = 1;
@@ -156,7 +156,7 @@ const MAX_UNREAD_BDAT: usize = 8;
 /// The size of a BDAT chunk.
 const BDAT_CHUNK: usize = 1 << 20;
 
-impl Client {
+impl Session {
     /// Uses PIPELINING when offered (on by default).
     pub fn set_pipelining(&mut self, on: bool) {
         self.pipelining = on;
@@ -178,7 +178,7 @@ impl Client {
     /// `SenderRefused`, `RecipientsRefused` (all refused), `Data`, `Helo`,
     /// `NotSupported`; after a refusal RSET is sent (its failure ignored),
     /// except after a 421, which closes the connection.
-    pub fn sendmail(
+    pub async fn sendmail(
         &mut self,
         from: &str,
         to: &[&str],
@@ -187,15 +187,16 @@ impl Client {
         rcpt_options: &[&str],
     ) -> Result<Vec<RecipientResult>> {
         let size = DataEncoder::normalized_len(msg) as u64;
-        self.begin(from, to, Some(size), mail_options, rcpt_options)?;
-        self.write_body(msg)?;
-        self.end()
+        self.begin(from, to, Some(size), mail_options, rcpt_options)
+            .await?;
+        self.write_body(msg).await?;
+        self.end().await
     }
 
     /// `sendmail` with the body read from `reader` until its end, in
     /// constant memory. `size` (the body's size, if known) is announced with
     /// SIZE= when the server offers SIZE.
-    pub fn sendmail_reader(
+    pub async fn sendmail_reader(
         &mut self,
         from: &str,
         to: &[&str],
@@ -204,12 +205,13 @@ impl Client {
         mail_options: &[&str],
         rcpt_options: &[&str],
     ) -> Result<Vec<RecipientResult>> {
-        self.begin(from, to, size, mail_options, rcpt_options)?;
+        self.begin(from, to, size, mail_options, rcpt_options)
+            .await?;
         let mut buf = vec![0u8; FLUSH_AT];
         loop {
             match reader.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => self.write_body(&buf[..n])?,
+                Ok(n) => self.write_body(&buf[..n]).await?,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     // The body cannot be completed: the message must not be
@@ -219,14 +221,14 @@ impl Client {
                 }
             }
         }
-        self.end()
+        self.end().await
     }
 
     /// Starts a message whose body follows in `write_body` calls and ends
     /// with `end`: EHLO/HELO if needed, MAIL (with SIZE= when `size` is
     /// known and SIZE offered), every RCPT, and DATA (or, with CHUNKING, the
     /// first BDAT comes with the body). Errors as `sendmail`.
-    pub fn begin(
+    pub async fn begin(
         &mut self,
         from: &str,
         to: &[&str],
@@ -246,15 +248,17 @@ impl Client {
         for o in mail_options.iter().chain(rcpt_options) {
             command::check_arg(o, false)?;
         }
-        self.ehlo_or_helo_if_needed()?;
-        let result = self.begin_checked(from, to, size, mail_options, rcpt_options);
+        self.ehlo_or_helo_if_needed().await?;
+        let result = self
+            .begin_checked(from, to, size, mail_options, rcpt_options)
+            .await;
         if result.is_err() {
             self.smtputf8 = false;
         }
         result
     }
 
-    fn begin_checked(
+    async fn begin_checked(
         &mut self,
         from: &str,
         to: &[&str],
@@ -299,9 +303,11 @@ impl Client {
         }
         self.results.clear();
         if self.pipelining && self.has_extn("pipelining") {
-            self.envelope_pipelined(from, to, &mail, &rcpts, !bdat)?;
+            self.envelope_pipelined(from, to, &mail, &rcpts, !bdat)
+                .await?;
         } else {
-            self.envelope_stepwise(from, to, &mail, &rcpts, !bdat)?;
+            self.envelope_stepwise(from, to, &mail, &rcpts, !bdat)
+                .await?;
         }
         self.begin_op("the message body");
         self.body = Some(BodyState {
@@ -322,7 +328,7 @@ impl Client {
     }
 
     /// One command at a time, as smtplib does.
-    fn envelope_stepwise(
+    async fn envelope_stepwise(
         &mut self,
         from: &str,
         to: &[&str],
@@ -330,12 +336,12 @@ impl Client {
         rcpts: &[String],
         data: bool,
     ) -> Result<()> {
-        let reply = self.docmd("MAIL", mail)?;
+        let reply = self.docmd("MAIL", mail).await?;
         if reply.code != 250 {
-            return Err(self.sender_refused(from, &reply));
+            return Err(self.sender_refused(from, &reply).await);
         }
         for (addr, args) in to.iter().zip(rcpts) {
-            let reply = self.docmd("RCPT", args)?;
+            let reply = self.docmd("RCPT", args).await?;
             self.push_result(addr, &reply);
             if reply.code == 421 {
                 self.close();
@@ -343,13 +349,13 @@ impl Client {
             }
         }
         if self.results.iter().all(|r| !r.accepted) {
-            self.rset_quietly();
+            self.rset_quietly().await;
             return Err(recipients_refused(&self.results));
         }
         if data {
-            let reply = self.docmd("DATA", "")?;
+            let reply = self.docmd("DATA", "").await?;
             if reply.code != 354 {
-                return Err(self.data_refused(&reply));
+                return Err(self.data_refused(&reply).await);
             }
         }
         Ok(())
@@ -358,7 +364,7 @@ impl Client {
     /// RFC 2920 §3.1: MAIL, every RCPT and DATA in one write; then every
     /// reply is read, in order, before acting on any of them ("Client SMTP
     /// implementations that employ pipelining MUST check ALL statuses").
-    fn envelope_pipelined(
+    async fn envelope_pipelined(
         &mut self,
         from: &str,
         to: &[&str],
@@ -374,7 +380,7 @@ impl Client {
             lines.push(command::build("DATA", "", false)?);
         }
         if self.deferred.is_none() {
-            self.refuse_unsolicited("before", "MAIL")?;
+            self.refuse_unsolicited("before", "MAIL").await?;
         }
         self.begin_op("the pipelined MAIL, RCPT and DATA");
         for line in &lines {
@@ -383,8 +389,8 @@ impl Client {
         }
         // The previous message's end of data travels in this write.
         let after_data = self.deferred.is_some();
-        let flushed = self.flush();
-        self.settle_deferred();
+        let flushed = self.flush().await;
+        self.settle_deferred().await;
         flushed?;
         if after_data {
             // Reading the reply to the end of data began an operation of
@@ -392,19 +398,23 @@ impl Client {
             self.begin_op("the pipelined MAIL, RCPT and DATA");
         }
 
-        let mail_reply = self.getreply()?;
+        let mail_reply = self.getreply().await?;
         if mail_reply.code == 421 {
-            return Err(self.sender_refused(from, &mail_reply));
+            return Err(self.sender_refused(from, &mail_reply).await);
         }
         for addr in to {
-            let reply = self.getreply()?;
+            let reply = self.getreply().await?;
             self.push_result(addr, &reply);
             if reply.code == 421 {
                 self.close();
                 return Err(recipients_refused(&self.results));
             }
         }
-        let data_reply = if data { Some(self.getreply()?) } else { None };
+        let data_reply = if data {
+            Some(self.getreply().await?)
+        } else {
+            None
+        };
         let none_accepted = self.results.iter().all(|r| !r.accepted);
         if let Some(reply) = &data_reply {
             if reply.code == 421 {
@@ -414,8 +424,8 @@ impl Client {
                 // (empty) data so that the session stays in step.
                 self.debug.line("send: '.\\r\\n' (no valid recipients)");
                 self.begin_op("the end of data");
-                self.send(b".\r\n")?;
-                self.getreply()?;
+                self.send(b".\r\n").await?;
+                self.getreply().await?;
             }
         }
         if after_data && out_of_sequence(&mail_reply) && self.is_connected() {
@@ -432,20 +442,20 @@ impl Client {
                  each end of data waits for its reply from now on",
             );
             self.results.clear();
-            return self.envelope_pipelined(from, to, mail, rcpts, data);
+            return Box::pin(self.envelope_pipelined(from, to, mail, rcpts, data)).await;
         }
         if mail_reply.code != 250 {
-            return Err(self.sender_refused(from, &mail_reply));
+            return Err(self.sender_refused(from, &mail_reply).await);
         }
         if none_accepted {
             if self.is_connected() {
-                self.rset_quietly();
+                self.rset_quietly().await;
             }
             return Err(recipients_refused(&self.results));
         }
         if let Some(reply) = data_reply {
             if reply.code != 354 {
-                return Err(self.data_refused(&reply));
+                return Err(self.data_refused(&reply).await);
             }
         }
         if self.conn.as_ref().is_some_and(|c| c.buffered() > 0) {
@@ -466,29 +476,29 @@ impl Client {
         });
     }
 
-    fn sender_refused(&mut self, from: &str, reply: &Reply) -> Error {
+    async fn sender_refused(&mut self, from: &str, reply: &Reply) -> Error {
         if reply.code == 421 {
             self.close();
         } else {
-            self.rset_quietly();
+            self.rset_quietly().await;
         }
         let mut e = Error::reply(Status::SenderRefused, reply.code, &reply.text());
         e.sender = Some(from.to_string());
         e
     }
 
-    fn data_refused(&mut self, reply: &Reply) -> Error {
-        self.data_failed(reply, true)
+    async fn data_refused(&mut self, reply: &Reply) -> Error {
+        self.data_failed(reply, true).await
     }
 
     /// A refused message: close after 421, else RSET when `rset` (not while
     /// the next message's commands are already on their way: RFC 5321
     /// §4.1.1.4 ends the transaction at the end of data whatever the reply).
-    fn data_failed(&mut self, reply: &Reply, rset: bool) -> Error {
+    async fn data_failed(&mut self, reply: &Reply, rset: bool) -> Error {
         if reply.code == 421 {
             self.close();
         } else if rset {
-            self.rset_quietly();
+            self.rset_quietly().await;
         }
         Error::reply(Status::Data, reply.code, &reply.text())
     }
@@ -497,7 +507,7 @@ impl Client {
     /// line ending made CRLF, lines starting with "." dot-stuffed (DATA), or
     /// cut into BDAT chunks (CHUNKING). Memory stays bounded whatever the
     /// total size.
-    pub fn write_body(&mut self, buf: &[u8]) -> Result<()> {
+    pub async fn write_body(&mut self, buf: &[u8]) -> Result<()> {
         let Some(mut body) = self.body.take() else {
             return Err(Error::new(
                 Status::Exception,
@@ -506,7 +516,7 @@ impl Client {
         };
         body.given += buf.len() as u64;
         self.resume_body(&mut body);
-        let result = self.write_body_to(&mut body, buf);
+        let result = self.write_body_to(&mut body, buf).await;
         body.idle_since = Some(std::time::Instant::now());
         if result.is_ok() && self.is_connected() {
             self.body = Some(body);
@@ -522,12 +532,12 @@ impl Client {
         }
     }
 
-    fn write_body_to(&mut self, body: &mut BodyState, buf: &[u8]) -> Result<()> {
+    async fn write_body_to(&mut self, body: &mut BodyState, buf: &[u8]) -> Result<()> {
         for piece in buf.chunks(FLUSH_AT) {
             if !body.bdat {
                 body.enc.encode(piece, &mut self.out);
                 if self.out.len() >= FLUSH_AT {
-                    self.flush()?;
+                    self.flush().await?;
                 }
                 continue;
             }
@@ -537,7 +547,7 @@ impl Client {
                 body.enc.encode(piece, &mut body.chunk);
             }
             if body.chunk.len() >= BDAT_CHUNK {
-                self.send_bdat(body, false)?;
+                self.send_bdat(body, false).await?;
             }
         }
         Ok(())
@@ -545,7 +555,7 @@ impl Client {
 
     /// Sends the chunk as "BDAT n [LAST]" and its bytes in one write, then
     /// reads replies when too many are outstanding.
-    fn send_bdat(&mut self, body: &mut BodyState, last: bool) -> Result<()> {
+    async fn send_bdat(&mut self, body: &mut BodyState, last: bool) -> Result<()> {
         self.begin_op("BDAT");
         let verb = format!(
             "BDAT {}{}\r\n",
@@ -562,15 +572,15 @@ impl Client {
         if last {
             return Ok(());
         }
-        self.flush()?;
+        self.flush().await?;
         while body.unread > MAX_UNREAD_BDAT {
-            self.read_bdat_reply(body)?;
+            self.read_bdat_reply(body).await?;
         }
         Ok(())
     }
 
-    fn read_bdat_reply(&mut self, body: &mut BodyState) -> Result<()> {
-        let reply = self.getreply()?;
+    async fn read_bdat_reply(&mut self, body: &mut BodyState) -> Result<()> {
+        let reply = self.getreply().await?;
         body.unread -= 1;
         if reply.code != 250 && body.failed.is_none() {
             body.failed = Some(reply);
@@ -580,7 +590,7 @@ impl Client {
 
     /// Ends the body and reads the outcome: for SMTP one reply, for LMTP one
     /// per accepted recipient (RFC 2033 §4.2). Errors as `sendmail`.
-    pub fn end(&mut self) -> Result<Vec<RecipientResult>> {
+    pub async fn end(&mut self) -> Result<Vec<RecipientResult>> {
         let Some(mut body) = self.body.take() else {
             return Err(Error::new(
                 Status::Exception,
@@ -588,32 +598,32 @@ impl Client {
             ));
         };
         self.resume_body(&mut body);
-        let result = self
-            .send_end(&mut body)
-            .and_then(|_| self.flush())
-            .and_then(|_| {
-                let mut results = std::mem::take(&mut self.results);
-                let r = self.read_final(&mut body, &mut results, true);
-                self.results = results;
-                r
-            })
-            .and_then(|r| {
-                self.refuse_unsolicited("after the reply to", "the end of data")
-                    .map(|_| r)
-            });
+        let result = self.end_body(&mut body).await;
         self.smtputf8 = false;
         result
+    }
+
+    async fn end_body(&mut self, body: &mut BodyState) -> Result<Vec<RecipientResult>> {
+        self.send_end(body).await?;
+        self.flush().await?;
+        let mut results = std::mem::take(&mut self.results);
+        let r = self.read_final(body, &mut results, true).await;
+        self.results = results;
+        let r = r?;
+        self.refuse_unsolicited("after the reply to", "the end of data")
+            .await?;
+        Ok(r)
     }
 
     /// The transcript shows what goes on the wire in its order: with BDAT
     /// each chunk's size line, then its bytes; with DATA the body, whose
     /// end follows.
-    fn send_end(&mut self, body: &mut BodyState) -> Result<()> {
+    async fn send_end(&mut self, body: &mut BodyState) -> Result<()> {
         if body.bdat {
             if !body.binary {
                 body.enc.finish(&mut body.chunk);
             }
-            self.send_bdat(body, true)
+            self.send_bdat(body, true).await
         } else {
             self.debug
                 .line(&format!("send: <message data, {} bytes>", body.given));
@@ -622,7 +632,7 @@ impl Client {
         }
     }
 
-    fn read_final(
+    async fn read_final(
         &mut self,
         body: &mut BodyState,
         results: &mut [RecipientResult],
@@ -631,15 +641,15 @@ impl Client {
         self.begin_op("the end of data");
         // The replies to every BDAT but the LAST one.
         while body.unread > 1 {
-            self.read_bdat_reply(body)?;
+            self.read_bdat_reply(body).await?;
         }
         if self.kind == Kind::Lmtp {
-            return self.lmtp_replies(body, results, rset);
+            return self.lmtp_replies(body, results, rset).await;
         }
-        let reply = self.getreply()?;
+        let reply = self.getreply().await?;
         let failed = body.failed.take().unwrap_or(reply);
         if failed.code != 250 {
-            return Err(self.data_failed(&failed, rset));
+            return Err(self.data_failed(&failed, rset).await);
         }
         Ok(refused(results))
     }
@@ -648,7 +658,7 @@ impl Client {
     /// reply for each recipient that was successfully named in a RCPT
     /// command", in the order of those RCPT commands. Each becomes that
     /// recipient's result; when none was delivered the error is `Data`.
-    fn lmtp_replies(
+    async fn lmtp_replies(
         &mut self,
         body: &mut BodyState,
         results: &mut [RecipientResult],
@@ -656,21 +666,21 @@ impl Client {
     ) -> Result<Vec<RecipientResult>> {
         let mut last = None;
         for r in results.iter_mut().filter(|r| r.accepted) {
-            let reply = self.getreply()?;
+            let reply = self.getreply().await?;
             r.code = reply.code;
             r.text = reply.text();
             r.accepted = reply.code == 250;
             last = Some(reply);
         }
         if let Some(failed) = body.failed.take() {
-            return Err(self.data_failed(&failed, rset));
+            return Err(self.data_failed(&failed, rset).await);
         }
         if results.iter().all(|r| !r.accepted) {
             let reply = last.unwrap_or(Reply {
                 code: -1,
                 lines: Vec::new(),
             });
-            let mut e = self.data_failed(&reply, rset);
+            let mut e = self.data_failed(&reply, rset).await;
             e.recipients = refused(results);
             return Err(e);
         }
@@ -690,7 +700,7 @@ impl Client {
     /// connection is closed, and every message the server had not judged
     /// is `NotAttempted`, carrying the reply that ended the session:
     /// these are the last ones, from `batch_attempted()` on.
-    pub fn sendmail_batch(
+    pub async fn sendmail_batch(
         &mut self,
         messages: &[Outgoing<'_>],
         mail_options: &[&str],
@@ -698,10 +708,11 @@ impl Client {
     ) -> Vec<Result<Vec<RecipientResult>>> {
         self.forget_batch();
         let mut outcomes: Vec<Option<Result<Vec<RecipientResult>>>> = vec![None; messages.len()];
-        if let Err(e) = self
-            .refuse_in_body("a batch")
-            .and_then(|()| self.ehlo_or_helo_if_needed())
-        {
+        let ready = match self.refuse_in_body("a batch") {
+            Ok(()) => self.ehlo_or_helo_if_needed().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = ready {
             return messages.iter().map(|_| Err(e.clone())).collect();
         }
         let pipelined = self.pipelining && self.has_extn("pipelining");
@@ -712,12 +723,14 @@ impl Client {
                 break;
             }
             let size = DataEncoder::normalized_len(m.msg) as u64;
-            let begun = self.begin(m.from, m.to, Some(size), mail_options, rcpt_options);
+            let begun = self
+                .begin(m.from, m.to, Some(size), mail_options, rcpt_options)
+                .await;
             self.collect_deferred(&mut outcomes);
             if let Err(e) = begun {
                 if ends_session(&e) && self.is_connected() {
                     // The server takes no more mail on this connection.
-                    let _ = self.quit();
+                    let _ = self.quit().await;
                 }
                 if !self.is_connected() && !is_verdict(&e) {
                     // Nothing of this message's data was sent: the server
@@ -728,19 +741,19 @@ impl Client {
                 outcomes[i] = Some(Err(e));
                 continue;
             }
-            if let Err(e) = self.write_body(m.msg) {
+            if let Err(e) = self.write_body(m.msg).await {
                 outcomes[i] = Some(Err(e));
                 continue;
             }
             if pipelined && self.pipeline_after_data && i + 1 < messages.len() {
-                self.end_deferred(i);
+                self.end_deferred(i).await;
             } else {
-                outcomes[i] = Some(self.end());
+                outcomes[i] = Some(self.end().await);
             }
         }
         if self.deferred.is_some() {
-            let flushed = self.flush();
-            self.settle_deferred();
+            let flushed = self.flush().await;
+            self.settle_deferred().await;
             if let Err(e) = flushed {
                 self.deferred_result(Err(e));
             }
@@ -806,11 +819,11 @@ impl Client {
 
     /// Ends the body into the output buffer without sending it; the next
     /// envelope will travel in the same write.
-    fn end_deferred(&mut self, index: usize) {
+    async fn end_deferred(&mut self, index: usize) {
         let Some(mut body) = self.body.take() else {
             return;
         };
-        match self.send_end(&mut body) {
+        match self.send_end(&mut body).await {
             Ok(()) => {
                 self.deferred = Some(Deferred {
                     index,
@@ -825,11 +838,11 @@ impl Client {
 
     /// Reads the final reply of a deferred message, once its end has been
     /// sent.
-    fn settle_deferred(&mut self) {
+    async fn settle_deferred(&mut self) {
         let Some(mut d) = self.deferred.take() else {
             return;
         };
-        let outcome = self.read_final(&mut d.body, &mut d.results, false);
+        let outcome = self.read_final(&mut d.body, &mut d.results, false).await;
         self.deferred_outcome = Some((d.index, outcome));
     }
 
