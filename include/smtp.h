@@ -77,6 +77,18 @@
 #define SMTP_TLS1_3 13
 
 /**
+ * `smtp_want`: the pending operation waits for its descriptor to be
+ * readable.
+ */
+#define SMTP_WANT_READ 1
+
+/**
+ * `smtp_want`: the pending operation waits for its descriptor to be
+ * writable.
+ */
+#define SMTP_WANT_WRITE 2
+
+/**
  * No RET= (the default), for `smtp_set_dsn_ret`.
  */
 #define SMTP_DSN_RET_NONE 0
@@ -124,6 +136,12 @@ typedef struct smtp_buffer smtp_buffer;
  * be used on different threads at once.
  */
 typedef struct smtp_handle smtp_handle;
+
+/**
+ * A set of non-blocking handles driven together. Opaque. Created by
+ * `smtp_multi_new`, freed by `smtp_multi_free`. One thread at a time.
+ */
+typedef struct smtp_multi smtp_multi;
 
 /**
  * A status code: `SMTP_OK` or one of the `SMTP_ERR_*` values. The values
@@ -310,6 +328,13 @@ typedef struct smtp_message {
  * `smtp_error_is`.
  */
 #define SMTP_ERR_NOT_ATTEMPTED 25
+
+/**
+ * Not an error: on a non-blocking handle (`smtp_set_nonblocking`), the
+ * operation is under way and would have to wait. Nothing is lost: watch
+ * `smtp_fd` for `smtp_want`, at most `smtp_wait_ms`, then `smtp_resume`.
+ */
+#define SMTP_AGAIN 26
 
 #ifdef __cplusplus
 extern "C" {
@@ -823,6 +848,146 @@ smtp_status smtp_send_message(struct smtp_handle *h, const uint8_t *msg, size_t 
 smtp_status smtp_parse_address_list(struct smtp_handle *h, const char *list, const char **addresses, size_t cap, size_t *n);
 
 /**
+ * Creates an empty multi handle; NULL only on an internal fault.
+ */
+struct smtp_multi *smtp_multi_new(void);
+
+/**
+ * Frees a multi handle. Its handles are not freed: they leave it, as
+ * they are (an operation still pending stays pending, for the caller to
+ * resume or abandon). NULL is ignored.
+ */
+void smtp_multi_free(struct smtp_multi *m);
+
+/**
+ * Adds a handle (made non-blocking here) to `m`. A handle is in one multi
+ * handle at most: SMTP_ERR_INVALID when it is in one already, or when
+ * either pointer is NULL. `smtp_free` takes a handle out of its multi
+ * handle.
+ */
+smtp_status smtp_multi_add(struct smtp_multi *m, struct smtp_handle *h);
+
+/**
+ * Takes a handle out of `m` (its pending operation, if any, stays
+ * pending; a completed one not yet taken with `smtp_multi_next` is
+ * dropped from `m`'s list). SMTP_ERR_INVALID when it is not in `m`.
+ */
+smtp_status smtp_multi_remove(struct smtp_multi *m, struct smtp_handle *h);
+
+/**
+ * The number of handles in `m` (0 for NULL).
+ */
+size_t smtp_multi_count(const struct smtp_multi *m);
+
+/**
+ * The number of handles in `m` with an operation pending (0 for NULL).
+ */
+int smtp_multi_pending(const struct smtp_multi *m);
+
+/**
+ * Waits at most `timeout_ms` milliseconds (-1: no limit but the handles'
+ * own deadlines; 0: only look) in one poll(2) over the descriptors of
+ * every handle of `m` with an operation pending, then resumes each whose
+ * descriptor is ready or whose `smtp_wait_ms` has run out. Returns how
+ * many operations completed in this call (take them with
+ * `smtp_multi_next`), 0 at once when no handle of `m` has an operation
+ * pending, or -1 when poll(2) failed (errno tells; EINTR is not a
+ * failure: 0 is returned).
+ */
+int smtp_multi_run(struct smtp_multi *m, int timeout_ms);
+
+/**
+ * The next operation `smtp_multi_run` completed, in the order they
+ * completed: its handle, with its final status stored in `*status` (when
+ * `status` is not NULL); NULL when none is left. Operations that completed
+ * without SMTP_AGAIN (their call returned the status) are not listed.
+ */
+struct smtp_handle *smtp_multi_next(struct smtp_multi *m, smtp_status *status);
+
+/**
+ * Makes the handle non-blocking (`on` non-zero) or blocking (0, the
+ * default), for the connection open now and those made later.
+ *
+ * On a non-blocking handle every call that talks to the server
+ * (`smtp_connect`, `smtp_ehlo`, `smtp_starttls`, `smtp_login`, `smtp_auth`,
+ * `smtp_sendmail` and its streamed, file, callback and batch forms,
+ * `smtp_send_message`, `smtp_mail`, `smtp_rcpt`, `smtp_data`,
+ * `smtp_docmd`, `smtp_putcmd`, `smtp_getreply`, `smtp_noop`, `smtp_rset`,
+ * `smtp_verify`, `smtp_expn`, `smtp_help`, `smtp_quit`, ...) either
+ * completes as it does on a blocking handle, or does all it can without
+ * waiting and returns SMTP_AGAIN. The operation is then pending: watch
+ * `smtp_fd(h)` for `smtp_want(h)`, for at most `smtp_wait_ms(h)`
+ * milliseconds, and call `smtp_resume(h)` when it is ready or the time is
+ * up, until it returns something else than SMTP_AGAIN: the status the
+ * blocking call would have returned, with the same reply, per-recipient
+ * results and error (read with the usual getters). The deadline of each
+ * operation (`smtp_set_timeout`) is kept by libsmtp: a resume after it
+ * ends the operation with SMTP_ERR_TIMEOUT, however the server trickles.
+ *
+ * While an operation is pending, every call but the getters,
+ * `smtp_resume`, `smtp_pending`, `smtp_fd`, `smtp_want`, `smtp_wait_ms`,
+ * `smtp_close` and `smtp_free` is SMTP_ERR_INVALID, and the pending
+ * operation is untouched; `smtp_close` and `smtp_free` abandon it and
+ * close the connection. `smtp_error_code` is SMTP_AGAIN while it is
+ * pending.
+ *
+ * What a non-blocking call keeps: strings (host, addresses, options,
+ * commands, mechanism names) are copied before it returns. Message bytes
+ * are not: `smtp_sendmail`'s and `smtp_data`'s `msg`, `smtp_send_message`'s
+ * `msg`, `smtp_send_write`'s `buf`, `smtp_sendmail_batch`'s message
+ * bytes (its envelopes are copied) and its `statuses` (written when the
+ * operation completes), the descriptor of `smtp_sendmail_fd` and the
+ * callbacks' `userdata` must stay valid and unchanged until the operation
+ * completes. The callbacks run during `smtp_resume`.
+ *
+ * Name resolution (getaddrinfo) in `smtp_connect` waits: pass an address
+ * literal ("192.0.2.1", "::1") to never wait. A Unix-socket connect
+ * whose listener's queue is full is retried every few milliseconds
+ * (`smtp_fd` is -1 then, and `smtp_wait_ms` says when).
+ *
+ * SMTP_ERR_INVALID while an operation is pending.
+ */
+smtp_status smtp_set_nonblocking(struct smtp_handle *h, int on);
+
+/**
+ * Goes on with the pending operation: returns SMTP_AGAIN when it must
+ * wait again, or its final status. SMTP_ERR_INVALID when no operation is
+ * pending.
+ */
+smtp_status smtp_resume(struct smtp_handle *h);
+
+/**
+ * 1 while an operation is pending (it returned SMTP_AGAIN and no resume
+ * has completed it), else 0.
+ */
+int smtp_pending(const struct smtp_handle *h);
+
+/**
+ * The descriptor the pending operation waits on, to watch for
+ * `smtp_want`; -1 when no operation is pending or it waits on time only
+ * (then resume after `smtp_wait_ms`). The descriptor is libsmtp's: watch
+ * it, never read, write or close it; it may change from one operation to
+ * the next (a new connection).
+ */
+int smtp_fd(const struct smtp_handle *h);
+
+/**
+ * What the pending operation waits for on `smtp_fd`: SMTP_WANT_READ,
+ * SMTP_WANT_WRITE (a connect, a full send buffer, or TLS that must write
+ * while reading), or 0 when no operation is pending or it waits on time
+ * only.
+ */
+int smtp_want(const struct smtp_handle *h);
+
+/**
+ * Milliseconds until the pending operation must be resumed even if its
+ * descriptor is not ready: its deadline (the resume then ends it with
+ * SMTP_ERR_TIMEOUT), or a short retry. 0: resume now. -1 when no
+ * operation is pending.
+ */
+long smtp_wait_ms(const struct smtp_handle *h);
+
+/**
  * The status of the last call on the handle: SMTP_OK if it succeeded.
  * SMTP_ERR_INVALID for a NULL handle.
  */
@@ -870,7 +1035,7 @@ int smtp_error_errno(const struct smtp_handle *h);
  * The smtplib class name of a status ("SMTPSenderRefused",
  * "TimeoutError", ...); "InternalError" for SMTP_ERR_INTERNAL and
  * "NotAttempted" for SMTP_ERR_NOT_ATTEMPTED, which smtplib lacks; "OK" for
- * SMTP_OK, "Unknown" for other values.
+ * SMTP_OK, "Again" for SMTP_AGAIN, "Unknown" for other values.
  * A static string: never freed, never NULL.
  */
 const char *smtp_error_name(int code);

@@ -4,7 +4,9 @@
 use std::ffi::{c_char, c_int, c_void};
 
 use super::handle::smtp_handle;
-use super::{bytes, cstr, guard, run, smtp_status, str_array, SMTP_ERR_INVALID, SMTP_OK};
+use zeroize::Zeroizing;
+
+use super::{bytes, cstr, guard, op, run, smtp_status, str_array, SMTP_ERR_INVALID, SMTP_OK};
 use crate::error::{Error, Result, Status};
 use crate::protocol::sasl::Secret;
 
@@ -43,11 +45,20 @@ pub extern "C" fn smtp_login_ex(
     password: *const c_char,
     initial_response_ok: c_int,
 ) -> smtp_status {
-    run(h, |c| {
-        // SAFETY: C strings, by the caller's contract.
-        let (user, password) = unsafe { (cstr(user, "user")?, cstr(password, "password")?) };
-        c.login_with(user, password, initial_response_ok != 0)
-            .map(drop)
+    op(h, |s| {
+        // SAFETY: C strings, by the caller's contract. The copies are wiped
+        // when the operation ends.
+        let (user, password) = unsafe {
+            (
+                Zeroizing::new(cstr(user, "user")?.to_string()),
+                Zeroizing::new(cstr(password, "password")?.to_string()),
+            )
+        };
+        Ok(Box::pin(async move {
+            s.login_with(&user, &password, initial_response_ok != 0)
+                .await
+                .map(drop)
+        }))
     })
 }
 
@@ -69,10 +80,18 @@ pub extern "C" fn smtp_login_oauth2(
     user: *const c_char,
     token: *const c_char,
 ) -> smtp_status {
-    run(h, |c| {
-        // SAFETY: C strings, by the caller's contract.
-        let (user, token) = unsafe { (cstr(user, "user")?, cstr(token, "token")?) };
-        c.login_oauth2(user, token, None).map(drop)
+    op(h, |s| {
+        // SAFETY: C strings, by the caller's contract. The copies are wiped
+        // when the operation ends.
+        let (user, token) = unsafe {
+            (
+                Zeroizing::new(cstr(user, "user")?.to_string()),
+                Zeroizing::new(cstr(token, "token")?.to_string()),
+            )
+        };
+        Ok(Box::pin(async move {
+            s.login_oauth2(&user, &token, None).await.map(drop)
+        }))
     })
 }
 
@@ -199,13 +218,13 @@ pub extern "C" fn smtp_auth(
     userdata: *mut c_void,
     initial_response_ok: c_int,
 ) -> smtp_status {
-    run(h, |c| {
+    op(h, |s| {
         // SAFETY: a C string, by the caller's contract.
-        let mechanism = unsafe { cstr(mechanism, "mechanism") }?;
+        let mechanism = unsafe { cstr(mechanism, "mechanism") }?.to_string();
         let Some(callback) = callback else {
             return Err(Error::invalid("callback is NULL"));
         };
-        let mut authobject = |challenge: Option<&[u8]>| -> Result<Option<Secret>> {
+        let authobject = move |challenge: Option<&[u8]>| -> Result<Option<Secret>> {
             let mut buf = smtp_buffer { response: None };
             let terminated = challenge.map(|c| {
                 let mut t = Vec::with_capacity(c.len() + 1);
@@ -226,7 +245,11 @@ pub extern "C" fn smtp_auth(
             }
             Ok(buf.response.take())
         };
-        c.auth(mechanism, &mut authobject, initial_response_ok != 0)
-            .map(drop)
+        Ok(Box::pin(async move {
+            let mut authobject = authobject;
+            s.auth(&mechanism, &mut authobject, initial_response_ok != 0)
+                .await
+                .map(drop)
+        }))
     })
 }

@@ -5,7 +5,7 @@
 use std::ffi::c_char;
 
 use super::handle::smtp_handle;
-use super::{bytes, cstr, envelope, opt_cstr, options, run, smtp_status, str_array};
+use super::{bytes, cstr, envelope, op, opt_cstr, options, owned, smtp_status, str_array, strs};
 
 /// HELO (smtplib `helo()`); `name` NULL or "" means the local hostname.
 /// The reply text is kept as `smtp_helo_resp`.
@@ -13,10 +13,10 @@ use super::{bytes, cstr, envelope, opt_cstr, options, run, smtp_status, str_arra
 /// `name` is read during the call only and not kept.
 #[no_mangle]
 pub extern "C" fn smtp_helo(h: *mut smtp_handle, name: *const c_char) -> smtp_status {
-    run(h, |c| {
+    op(h, |s| {
         // SAFETY: NULL or a C string by contract.
-        let name = unsafe { opt_cstr(name, "name") }?.unwrap_or("");
-        c.helo(name).map(drop)
+        let name = unsafe { opt_cstr(name, "name") }?.unwrap_or("").to_string();
+        Ok(Box::pin(async move { s.helo(&name).await.map(drop) }))
     })
 }
 
@@ -27,10 +27,10 @@ pub extern "C" fn smtp_helo(h: *mut smtp_handle, name: *const c_char) -> smtp_st
 /// `name` is read during the call only and not kept.
 #[no_mangle]
 pub extern "C" fn smtp_ehlo(h: *mut smtp_handle, name: *const c_char) -> smtp_status {
-    run(h, |c| {
+    op(h, |s| {
         // SAFETY: NULL or a C string by contract.
-        let name = unsafe { opt_cstr(name, "name") }?.unwrap_or("");
-        c.ehlo(name).map(drop)
+        let name = unsafe { opt_cstr(name, "name") }?.unwrap_or("").to_string();
+        Ok(Box::pin(async move { s.ehlo(&name).await.map(drop) }))
     })
 }
 
@@ -38,7 +38,7 @@ pub extern "C" fn smtp_ehlo(h: *mut smtp_handle, name: *const c_char) -> smtp_st
 /// (smtplib `ehlo_or_helo_if_needed()`). SMTP_ERR_HELO when HELO is refused.
 #[no_mangle]
 pub extern "C" fn smtp_ehlo_or_helo_if_needed(h: *mut smtp_handle) -> smtp_status {
-    run(h, |c| c.ehlo_or_helo_if_needed())
+    op(h, |s| Ok(Box::pin(s.ehlo_or_helo_if_needed())))
 }
 
 /// Sends `cmd`, a space and `args` (NULL or "" for none), and reads the
@@ -52,10 +52,13 @@ pub extern "C" fn smtp_docmd(
     cmd: *const c_char,
     args: *const c_char,
 ) -> smtp_status {
-    run(h, |c| {
+    op(h, |s| {
         // SAFETY: C strings (args may be NULL) by contract.
         let (cmd, args) = unsafe { (cstr(cmd, "cmd")?, opt_cstr(args, "args")?.unwrap_or("")) };
-        c.docmd(cmd, args).map(drop)
+        let (cmd, args) = (cmd.to_string(), args.to_string());
+        Ok(Box::pin(
+            async move { s.docmd(&cmd, &args).await.map(drop) },
+        ))
     })
 }
 
@@ -68,10 +71,11 @@ pub extern "C" fn smtp_putcmd(
     cmd: *const c_char,
     args: *const c_char,
 ) -> smtp_status {
-    run(h, |c| {
+    op(h, |s| {
         // SAFETY: C strings (args may be NULL) by contract.
         let (cmd, args) = unsafe { (cstr(cmd, "cmd")?, opt_cstr(args, "args")?.unwrap_or("")) };
-        c.putcmd(cmd, args)
+        let (cmd, args) = (cmd.to_string(), args.to_string());
+        Ok(Box::pin(async move { s.putcmd(&cmd, &args).await }))
     })
 }
 
@@ -81,19 +85,21 @@ pub extern "C" fn smtp_putcmd(
 /// and is closed.
 #[no_mangle]
 pub extern "C" fn smtp_getreply(h: *mut smtp_handle) -> smtp_status {
-    run(h, |c| c.getreply().map(drop))
+    op(h, |s| {
+        Ok(Box::pin(async move { s.getreply().await.map(drop) }))
+    })
 }
 
 /// NOOP (smtplib `noop()`).
 #[no_mangle]
 pub extern "C" fn smtp_noop(h: *mut smtp_handle) -> smtp_status {
-    run(h, |c| c.noop().map(drop))
+    op(h, |s| Ok(Box::pin(async move { s.noop().await.map(drop) })))
 }
 
 /// RSET (smtplib `rset()`).
 #[no_mangle]
 pub extern "C" fn smtp_rset(h: *mut smtp_handle) -> smtp_status {
-    run(h, |c| c.rset().map(drop))
+    op(h, |s| Ok(Box::pin(async move { s.rset().await.map(drop) })))
 }
 
 /// VRFY with the bare address (smtplib `verify()`).
@@ -101,10 +107,10 @@ pub extern "C" fn smtp_rset(h: *mut smtp_handle) -> smtp_status {
 /// `address` is read during the call only and not kept.
 #[no_mangle]
 pub extern "C" fn smtp_verify(h: *mut smtp_handle, address: *const c_char) -> smtp_status {
-    run(h, |c| {
+    op(h, |s| {
         // SAFETY: a C string by contract.
-        let address = unsafe { cstr(address, "address") }?;
-        c.verify(address).map(drop)
+        let address = unsafe { cstr(address, "address") }?.to_string();
+        Ok(Box::pin(async move { s.verify(&address).await.map(drop) }))
     })
 }
 
@@ -113,10 +119,10 @@ pub extern "C" fn smtp_verify(h: *mut smtp_handle, address: *const c_char) -> sm
 /// `address` is read during the call only and not kept.
 #[no_mangle]
 pub extern "C" fn smtp_expn(h: *mut smtp_handle, address: *const c_char) -> smtp_status {
-    run(h, |c| {
+    op(h, |s| {
         // SAFETY: a C string by contract.
-        let address = unsafe { cstr(address, "address") }?;
-        c.expn(address).map(drop)
+        let address = unsafe { cstr(address, "address") }?.to_string();
+        Ok(Box::pin(async move { s.expn(&address).await.map(drop) }))
     })
 }
 
@@ -126,10 +132,10 @@ pub extern "C" fn smtp_expn(h: *mut smtp_handle, address: *const c_char) -> smtp
 /// `args` (NULL for none) is read during the call only and not kept.
 #[no_mangle]
 pub extern "C" fn smtp_help(h: *mut smtp_handle, args: *const c_char) -> smtp_status {
-    run(h, |c| {
+    op(h, |s| {
         // SAFETY: NULL or a C string by contract.
-        let args = unsafe { opt_cstr(args, "args") }?.unwrap_or("");
-        c.help(args).map(drop)
+        let args = unsafe { opt_cstr(args, "args") }?.unwrap_or("").to_string();
+        Ok(Box::pin(async move { s.help(&args).await.map(drop) }))
     })
 }
 
@@ -149,15 +155,17 @@ pub extern "C" fn smtp_mail(
     options: *const *const c_char,
     n_options: usize,
 ) -> smtp_status {
-    run(h, |c| {
+    op(h, |s| {
         // SAFETY: a C string and an array of n_options C strings, by contract.
         let (sender, options) = unsafe {
             (
-                cstr(sender, "sender")?,
-                str_array(options, n_options, "options")?,
+                cstr(sender, "sender")?.to_string(),
+                owned(&str_array(options, n_options, "options")?),
             )
         };
-        c.mail(sender, &options).map(drop)
+        Ok(Box::pin(async move {
+            s.mail(&sender, &strs(&options)).await.map(drop)
+        }))
     })
 }
 
@@ -173,15 +181,17 @@ pub extern "C" fn smtp_rcpt(
     options: *const *const c_char,
     n_options: usize,
 ) -> smtp_status {
-    run(h, |c| {
+    op(h, |s| {
         // SAFETY: a C string and an array of n_options C strings, by contract.
         let (rcpt, options) = unsafe {
             (
-                cstr(recipient, "recipient")?,
-                str_array(options, n_options, "options")?,
+                cstr(recipient, "recipient")?.to_string(),
+                owned(&str_array(options, n_options, "options")?),
             )
         };
-        c.rcpt(rcpt, &options).map(drop)
+        Ok(Box::pin(async move {
+            s.rcpt(&rcpt, &strs(&options)).await.map(drop)
+        }))
     })
 }
 
@@ -193,10 +203,11 @@ pub extern "C" fn smtp_rcpt(
 /// `msg` is read during the call only and not kept.
 #[no_mangle]
 pub extern "C" fn smtp_data(h: *mut smtp_handle, msg: *const u8, len: usize) -> smtp_status {
-    run(h, |c| {
-        // SAFETY: `len` readable bytes by contract.
-        let msg = unsafe { bytes(msg, len, "msg") }?;
-        c.data(msg).map(drop)
+    op(h, |s| {
+        // SAFETY: `len` readable bytes, valid until the operation completes
+        // (for a blocking handle, the call), by contract.
+        let msg: &'static [u8] = unsafe { bytes(msg, len, "msg") }?;
+        Ok(Box::pin(async move { s.data(msg).await.map(drop) }))
     })
 }
 
@@ -232,24 +243,30 @@ pub extern "C" fn smtp_sendmail(
     rcpt_options: *const *const c_char,
     n_rcpt_options: usize,
 ) -> smtp_status {
-    run(h, |c| {
+    op(h, |s| {
         // SAFETY: C strings, arrays of the counts given and `len` bytes, by
-        // the caller's contract.
-        let ((from, to), msg, (mopts, ropts)) = unsafe {
+        // the caller's contract; the bytes stay valid until the operation
+        // completes (for a blocking handle, the call).
+        let ((from, to), msg, (mopts, ropts)): (_, &'static [u8], _) = unsafe {
             (
                 envelope(from, to, n_to)?,
                 bytes(msg, len, "msg")?,
                 options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)?,
             )
         };
-        c.sendmail(from, &to, msg, &mopts, &ropts).map(drop)
+        let (from, to, mopts, ropts) = (from.to_string(), owned(&to), owned(&mopts), owned(&ropts));
+        Ok(Box::pin(async move {
+            s.sendmail(&from, &strs(&to), msg, &strs(&mopts), &strs(&ropts))
+                .await
+                .map(drop)
+        }))
     })
 }
 
 /// QUIT, then close whatever the reply (smtplib `quit()`).
 #[no_mangle]
 pub extern "C" fn smtp_quit(h: *mut smtp_handle) -> smtp_status {
-    run(h, |c| c.quit().map(drop))
+    op(h, |s| Ok(Box::pin(async move { s.quit().await.map(drop) })))
 }
 
 /// STARTTLS (smtplib `starttls()`, hardened per RFC 3207): EHLO if needed;
@@ -262,5 +279,7 @@ pub extern "C" fn smtp_quit(h: *mut smtp_handle) -> smtp_status {
 /// the `smtp_set_tls_*` settings (on by default).
 #[no_mangle]
 pub extern "C" fn smtp_starttls(h: *mut smtp_handle) -> smtp_status {
-    run(h, |c| c.starttls().map(drop))
+    op(h, |s| {
+        Ok(Box::pin(async move { s.starttls().await.map(drop) }))
+    })
 }

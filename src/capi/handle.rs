@@ -3,20 +3,32 @@
 use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 use std::time::Duration;
 
+use std::sync::Arc;
+use std::task::Poll;
+
+use super::multi::smtp_multi;
 use super::{
-    cstr, enhanced_cstring, guard, opt_cstr, run, smtp_status, to_cstring, SMTP_ERR_INTERNAL,
-    SMTP_ERR_INVALID, SMTP_OK,
+    cstr, enhanced_cstring, guard, op, opt_cstr, run, silent_catch, smtp_status, to_cstring,
+    OpFuture, SMTP_AGAIN, SMTP_ERR_INTERNAL, SMTP_ERR_INVALID, SMTP_OK,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Status};
 use crate::session::{Client, Kind, LineFn};
 use crate::transport::TlsVersion;
+use crate::wait::{context_waker, poll_once, Wait, Waiter};
 
 /// A session with one SMTP or LMTP server (smtplib's SMTP, SMTP_SSL or LMTP
 /// object). Opaque. Created by `smtp_new*` or `smtp_open*`, freed by
 /// `smtp_free`. One thread at a time may use a handle; different handles may
 /// be used on different threads at once.
 pub struct smtp_handle {
+    /// The operation under way on a non-blocking handle. Declared first:
+    /// it borrows `client`'s session, so it is dropped before it.
+    pub(super) pending: Option<OpFuture>,
     pub(super) client: Client,
+    /// The session's waiter: what a pending operation waits for.
+    pub(super) waiter: Arc<Waiter>,
+    /// The multi handle this handle is in, or NULL.
+    pub(super) multi: *mut smtp_multi,
     pub(super) last: Option<Error>,
     pub(super) view: View,
     /// What the last `smtp_parse_address_list` lent out.
@@ -46,8 +58,12 @@ pub(super) struct View {
 
 impl smtp_handle {
     fn new(kind: Kind) -> smtp_handle {
+        let client = Client::new(kind);
         let mut h = smtp_handle {
-            client: Client::new(kind),
+            pending: None,
+            waiter: client.waiter().clone(),
+            multi: std::ptr::null_mut(),
+            client,
             last: None,
             view: View::default(),
             addresses: Vec::new(),
@@ -56,15 +72,114 @@ impl smtp_handle {
         h
     }
 
-    /// Keeps `result` as the last error and returns its status.
+    /// Keeps `result` as the last error and returns its status. While an
+    /// operation is pending only the error is refreshed: the session is
+    /// its future's.
     pub(super) fn record(&mut self, result: Result<()>) -> smtp_status {
         let status = match &result {
             Ok(()) => SMTP_OK,
             Err(e) => e.status as smtp_status,
         };
         self.last = result.err();
-        self.refresh();
+        self.refresh_error();
+        if self.pending.is_none() {
+            self.refresh();
+        }
         status
+    }
+
+    /// SMTP_ERR_INVALID, kept as the handle's error, when an operation is
+    /// pending: nothing may touch the session but the operation's future.
+    pub(super) fn refuse_while_pending(&mut self) -> Option<smtp_status> {
+        self.pending.as_ref()?;
+        Some(self.record(Err(Error::invalid(
+            "an operation is pending on this non-blocking handle: call smtp_resume until it \
+             completes, or smtp_close to abandon it",
+        ))))
+    }
+
+    /// The client, unless an operation is pending (its future has it).
+    pub(super) fn idle_client(&self) -> Option<&Client> {
+        self.pending.is_none().then_some(&self.client)
+    }
+
+    /// What the pending operation waits for.
+    pub(super) fn wait(&self) -> Option<Wait> {
+        self.pending.as_ref()?;
+        // A pending operation always says; were one not to, "now".
+        Some(
+            self.waiter
+                .get()
+                .unwrap_or_else(|| Wait::timer(std::time::Instant::now())),
+        )
+    }
+
+    /// Records how a call's operation ended: `None` when it is pending
+    /// (SMTP_AGAIN), a panic's message when one was caught (the pending
+    /// operation, if any, is dropped and the connection closed).
+    pub(super) fn settle(
+        &mut self,
+        outcome: std::result::Result<Option<Result<()>>, String>,
+    ) -> smtp_status {
+        match outcome {
+            Ok(Some(result)) => {
+                self.pending = None;
+                self.waiter.clear();
+                self.record(result)
+            }
+            Ok(None) => {
+                self.last = None;
+                self.refresh_error();
+                SMTP_AGAIN
+            }
+            Err(panic) => {
+                self.abandon();
+                self.record(Err(Error::new(
+                    Status::Internal,
+                    format!("internal error in libsmtp (caught; connection closed): {panic}"),
+                )))
+            }
+        }
+    }
+
+    /// Polls the pending operation once.
+    pub(super) fn resume(&mut self) -> smtp_status {
+        let outcome = silent_catch(|| {
+            let fut = self.pending.as_mut()?;
+            match poll_once(fut.as_mut(), &context_waker()) {
+                Poll::Ready(r) => Some(r),
+                Poll::Pending => None,
+            }
+        });
+        match outcome {
+            Ok(None) if self.pending.is_none() => SMTP_ERR_INVALID,
+            other => self.settle(other),
+        }
+    }
+
+    /// Drops the pending operation, if any, and closes the connection.
+    pub(super) fn abandon(&mut self) {
+        self.pending = None;
+        self.waiter.clear();
+        self.client.close();
+    }
+
+    fn refresh_error(&mut self) {
+        let v = &mut self.view;
+        match &self.last {
+            Some(e) => {
+                v.error_message = to_cstring(e.detail().as_bytes());
+                v.error_text = e.code.map(|_| to_cstring(&e.text));
+                v.error_sender = e.sender.as_deref().map(|s| to_cstring(s.as_bytes()));
+                v.error_enhanced = enhanced_cstring(e.enhanced_code());
+            }
+            None => {
+                v.error_message = CString::default();
+                v.error_text = None;
+                v.error_sender = None;
+                v.error_enhanced = None;
+            }
+        }
     }
 
     fn refresh(&mut self) {
@@ -80,20 +195,6 @@ impl smtp_handle {
                 v.reply_code = -1;
                 v.reply_text = None;
                 v.reply_enhanced = None;
-            }
-        }
-        match &self.last {
-            Some(e) => {
-                v.error_message = to_cstring(e.detail().as_bytes());
-                v.error_text = e.code.map(|_| to_cstring(&e.text));
-                v.error_sender = e.sender.as_deref().map(|s| to_cstring(s.as_bytes()));
-                v.error_enhanced = enhanced_cstring(e.enhanced_code());
-            }
-            None => {
-                v.error_message = CString::default();
-                v.error_text = None;
-                v.error_sender = None;
-                v.error_enhanced = None;
             }
         }
         v.helo = c.helo_resp().map(to_cstring);
@@ -236,12 +337,16 @@ pub extern "C" fn smtp_connect(
     host: *const c_char,
     port: c_uint,
 ) -> smtp_status {
-    run(h, |c| {
+    op(h, |s| {
         // SAFETY: NULL or a C string, by contract.
-        let host = unsafe { opt_cstr(host, "host") }?.unwrap_or("localhost");
+        let host = unsafe { opt_cstr(host, "host") }?
+            .unwrap_or("localhost")
+            .to_string();
         let port =
             u16::try_from(port).map_err(|_| Error::invalid(format!("port {port} out of range")))?;
-        c.connect(host, port).map(drop)
+        Ok(Box::pin(
+            async move { s.connect(&host, port).await.map(drop) },
+        ))
     })
 }
 
@@ -249,6 +354,13 @@ pub extern "C" fn smtp_connect(
 /// usable: `smtp_connect` may be called again. Always SMTP_OK for a handle.
 #[no_mangle]
 pub extern "C" fn smtp_close(h: *mut smtp_handle) -> smtp_status {
+    // SAFETY: as in `run`.
+    let Some(handle) = (unsafe { h.as_mut() }) else {
+        return SMTP_ERR_INVALID;
+    };
+    if handle.pending.is_some() {
+        guard((), || handle.abandon());
+    }
     run(h, |c| {
         c.close();
         Ok(())
@@ -266,7 +378,9 @@ pub extern "C" fn smtp_free(h: *mut smtp_handle) {
     guard((), || {
         // SAFETY: `h` came from Box::into_raw in new_handle and, by the
         // caller's contract, has not been freed before.
-        drop(unsafe { Box::from_raw(h) });
+        let handle = unsafe { Box::from_raw(h) };
+        super::multi::leave(&handle, h);
+        drop(handle);
     })
 }
 
@@ -363,6 +477,9 @@ pub extern "C" fn smtp_local_hostname(h: *mut smtp_handle) -> *const c_char {
         return std::ptr::null();
     };
     guard(std::ptr::null(), || {
+        if h.pending.is_some() {
+            return std::ptr::null();
+        }
         let name = to_cstring(h.client.local_hostname().as_bytes());
         h.view.local_hostname.insert(name).as_ptr()
     })
@@ -401,7 +518,9 @@ pub extern "C" fn smtp_set_timeout(h: *mut smtp_handle, seconds: f64) -> smtp_st
 #[no_mangle]
 pub extern "C" fn smtp_timeout(h: *const smtp_handle) -> f64 {
     // SAFETY: as in `run`.
-    unsafe { h.as_ref() }.map_or(0.0, |h| h.client.timeout().as_secs_f64())
+    unsafe { h.as_ref() }
+        .and_then(smtp_handle::idle_client)
+        .map_or(0.0, |c| c.timeout().as_secs_f64())
 }
 
 /// Binds later connections to this source address and port (smtplib
@@ -440,6 +559,9 @@ pub extern "C" fn smtp_source_address(
     let Some(h) = (unsafe { h.as_mut() }) else {
         return SMTP_ERR_INVALID;
     };
+    if let Some(busy) = h.refuse_while_pending() {
+        return busy;
+    }
     guard(SMTP_ERR_INTERNAL, || {
         let (name, number) = h.client.source_address().unwrap_or(("", 0));
         h.view.source_host = (!name.is_empty()).then(|| to_cstring(name.as_bytes()));

@@ -5,8 +5,8 @@ use std::ffi::c_char;
 
 use super::handle::smtp_handle;
 use super::{
-    bytes, cstr, guard, opt_cstr, options, run, smtp_status, str_array, to_cstring,
-    SMTP_ERR_INTERNAL, SMTP_OK,
+    bytes, cstr, guard, op, opt_cstr, options, owned, run, smtp_status, str_array, strs,
+    to_cstring, SMTP_ERR_INTERNAL, SMTP_OK,
 };
 use crate::error::Error;
 
@@ -55,10 +55,11 @@ pub extern "C" fn smtp_send_message(
     rcpt_options: *const *const c_char,
     n_rcpt_options: usize,
 ) -> smtp_status {
-    run(h, |c| {
-        // SAFETY: `len` bytes, NULL or a C string, and arrays of the counts
-        // given, by the caller's contract.
-        let (msg, from, to, (mopts, ropts)) = unsafe {
+    op(h, |s| {
+        // SAFETY: `len` bytes (valid until the operation completes: for a
+        // blocking handle, the call), NULL or a C string, and arrays of the
+        // counts given, by the caller's contract.
+        let (msg, from, to, (mopts, ropts)): (&'static [u8], _, _, _) = unsafe {
             (
                 bytes(msg, len, "msg")?,
                 opt_cstr(from, "from")?,
@@ -70,8 +71,21 @@ pub extern "C" fn smtp_send_message(
                 options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)?,
             )
         };
-        c.send_message(msg, from, to.as_deref(), &mopts, &ropts)
+        let from = from.map(str::to_string);
+        let to = to.map(|to| owned(&to));
+        let (mopts, ropts) = (owned(&mopts), owned(&ropts));
+        Ok(Box::pin(async move {
+            let to = to.as_deref().map(strs);
+            s.send_message(
+                msg,
+                from.as_deref(),
+                to.as_deref(),
+                &strs(&mopts),
+                &strs(&ropts),
+            )
+            .await
             .map(drop)
+        }))
     })
 }
 

@@ -12,15 +12,21 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use std::ffi::{c_char, c_int, CStr, CString};
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::Poll;
 
 use crate::error::{Error, Result, Status};
-use crate::session::Client;
+use crate::session::{Client, Session};
+use crate::wait::{block_on, context_waker, poll_once};
 
 mod auth;
 mod commands;
 mod handle;
 mod message;
+mod multi;
+mod nonblocking;
 mod results;
 mod transaction;
 
@@ -28,6 +34,8 @@ pub use auth::*;
 pub use commands::*;
 pub use handle::*;
 pub use message::*;
+pub use multi::*;
+pub use nonblocking::*;
 pub use results::*;
 pub use transaction::*;
 
@@ -80,6 +88,10 @@ pub const SMTP_ERR_INTERNAL: smtp_status = 24;
 /// session, when there was one. A SMTP_ERR_SERVER_DISCONNECTED for
 /// `smtp_error_is`.
 pub const SMTP_ERR_NOT_ATTEMPTED: smtp_status = 25;
+/// Not an error: on a non-blocking handle (`smtp_set_nonblocking`), the
+/// operation is under way and would have to wait. Nothing is lost: watch
+/// `smtp_fd` for `smtp_want`, at most `smtp_wait_ms`, then `smtp_resume`.
+pub const SMTP_AGAIN: smtp_status = 26;
 
 /// Turns a C string into `&str`: NULL and bad UTF-8 are `Invalid`.
 ///
@@ -179,6 +191,16 @@ unsafe fn bytes<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8]> {
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
+/// Owned copies of borrowed strings, for an operation's future.
+fn owned(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// Borrowed views of owned strings, for a session call.
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 /// A C string from arbitrary bytes: NUL (which C cannot carry) becomes '?'.
 fn to_cstring(bytes: &[u8]) -> CString {
     let clean: Vec<u8> = bytes
@@ -195,12 +217,16 @@ fn enhanced_cstring(code: Option<(u8, u16, u16)>) -> Option<CString> {
 
 /// Runs `f` on the handle's session inside the panic boundary, records its
 /// outcome as the handle's last error and refreshes the borrowed strings.
+/// Refused while an operation is pending (its future holds the session).
 fn run(h: *mut handle::smtp_handle, f: impl FnOnce(&mut Client) -> Result<()>) -> smtp_status {
     // SAFETY: a handle pointer is NULL or came from smtp_new*/smtp_open*
     // and has not been freed (the header's contract); one thread at a time.
     let Some(h) = (unsafe { h.as_mut() }) else {
         return SMTP_ERR_INVALID;
     };
+    if let Some(busy) = h.refuse_while_pending() {
+        return busy;
+    }
     let outcome = silent_catch(|| f(&mut h.client));
     let result = match outcome {
         Ok(r) => r,
@@ -213,6 +239,58 @@ fn run(h: *mut handle::smtp_handle, f: impl FnOnce(&mut Client) -> Result<()>) -
         }
     };
     h.record(result)
+}
+
+/// The future of one operation of a handle's session (a call that talks to
+/// the server), with the session borrowed for as long as the handle lives.
+pub(crate) type OpFuture = Pin<Box<dyn Future<Output = Result<()>>>>;
+
+/// Runs an operation: `make` checks and copies the arguments and returns
+/// the session call's future. On a blocking handle it runs to completion
+/// here; on a non-blocking one it is polled once, and when it must wait it
+/// is kept in the handle, to be polled again by `smtp_resume`, and the
+/// status is SMTP_AGAIN. Refused while another operation is pending.
+///
+/// `make` must capture nothing borrowed from the caller beyond what the
+/// header says stays valid until the operation completes (message bytes):
+/// strings are copied into the future.
+fn op(
+    h: *mut handle::smtp_handle,
+    make: impl FnOnce(&'static mut Session) -> Result<OpFuture>,
+) -> smtp_status {
+    // SAFETY: as in `run`.
+    let Some(h) = (unsafe { h.as_mut() }) else {
+        return SMTP_ERR_INVALID;
+    };
+    if let Some(busy) = h.refuse_while_pending() {
+        return busy;
+    }
+    let session: *mut Session = h.client.session();
+    // SAFETY: the session lives in the handle's heap allocation, which does
+    // not move, and outlives the future: a pending future is kept in the
+    // handle and dropped before the session (smtp_close, smtp_free, field
+    // order). While it is pending nothing else touches the session: every
+    // entry point that would checks `pending` first.
+    let session: &'static mut Session = unsafe { &mut *session };
+    let nonblocking = session.is_nonblocking();
+    let waiter = h.waiter.clone();
+    let outcome = silent_catch(|| -> Option<Result<()>> {
+        let mut fut = match make(session) {
+            Ok(fut) => fut,
+            Err(e) => return Some(Err(e)),
+        };
+        if !nonblocking {
+            return Some(block_on(&waiter, fut));
+        }
+        match poll_once(fut.as_mut(), &context_waker()) {
+            Poll::Ready(r) => Some(r),
+            Poll::Pending => {
+                h.pending = Some(fut);
+                None
+            }
+        }
+    });
+    h.settle(outcome)
 }
 
 /// Runs `f` inside the panic boundary, returning `default` on a panic.

@@ -22,8 +22,10 @@ fn ptr(s: Option<&std::ffi::CString>) -> *const c_char {
 /// SMTP_ERR_INVALID for a NULL handle.
 #[no_mangle]
 pub extern "C" fn smtp_error_code(h: *const smtp_handle) -> smtp_status {
-    view(h).map_or(SMTP_ERR_INVALID, |h| {
-        h.last.as_ref().map_or(SMTP_OK, |e| e.status as smtp_status)
+    view(h).map_or(SMTP_ERR_INVALID, |h| match &h.last {
+        Some(e) => e.status as smtp_status,
+        None if h.pending.is_some() => super::SMTP_AGAIN,
+        None => SMTP_OK,
     })
 }
 
@@ -79,7 +81,7 @@ pub extern "C" fn smtp_error_errno(h: *const smtp_handle) -> c_int {
 /// The smtplib class name of a status ("SMTPSenderRefused",
 /// "TimeoutError", ...); "InternalError" for SMTP_ERR_INTERNAL and
 /// "NotAttempted" for SMTP_ERR_NOT_ATTEMPTED, which smtplib lacks; "OK" for
-/// SMTP_OK, "Unknown" for other values.
+/// SMTP_OK, "Again" for SMTP_AGAIN, "Unknown" for other values.
 /// A static string: never freed, never NULL.
 #[no_mangle]
 pub extern "C" fn smtp_error_name(code: c_int) -> *const c_char {
@@ -104,6 +106,7 @@ pub extern "C" fn smtp_error_name(code: c_int) -> *const c_char {
     ];
     match Status::ALL.iter().position(|s| *s as c_int == code) {
         Some(i) => NAMES[i].as_ptr(),
+        None if code == super::SMTP_AGAIN => c"Again".as_ptr(),
         None => c"Unknown".as_ptr(),
     }
 }
@@ -168,13 +171,17 @@ pub extern "C" fn smtp_recipient_enhanced(h: *const smtp_handle, index: usize) -
 /// 1 while connected, else 0.
 #[no_mangle]
 pub extern "C" fn smtp_is_connected(h: *const smtp_handle) -> c_int {
-    view(h).map_or(0, |h| c_int::from(h.client.is_connected()))
+    view(h)
+        .and_then(smtp_handle::idle_client)
+        .map_or(0, |c| c_int::from(c.is_connected()))
 }
 
 /// 1 when the server accepted EHLO this session (smtplib `does_esmtp`).
 #[no_mangle]
 pub extern "C" fn smtp_does_esmtp(h: *const smtp_handle) -> c_int {
-    view(h).map_or(0, |h| c_int::from(h.client.does_esmtp()))
+    view(h)
+        .and_then(smtp_handle::idle_client)
+        .map_or(0, |c| c_int::from(c.does_esmtp()))
 }
 
 /// 1 when the server announced extension `name` (smtplib `has_extn()`; case
@@ -184,10 +191,12 @@ pub extern "C" fn smtp_does_esmtp(h: *const smtp_handle) -> c_int {
 #[no_mangle]
 pub extern "C" fn smtp_has_extn(h: *const smtp_handle, name: *const c_char) -> c_int {
     guard(0, || {
-        let Some(h) = view(h) else { return 0 };
+        let Some(c) = view(h).and_then(smtp_handle::idle_client) else {
+            return 0;
+        };
         // SAFETY: a C string by contract; NULL is handled.
         match unsafe { cstr(name, "name") } {
-            Ok(name) => c_int::from(h.client.has_extn(name)),
+            Ok(name) => c_int::from(c.has_extn(name)),
             Err(_) => 0,
         }
     })

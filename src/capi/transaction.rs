@@ -7,7 +7,10 @@ use std::io::Read;
 use std::os::fd::{FromRawFd, RawFd};
 
 use super::handle::smtp_handle;
-use super::{bytes, cstr, envelope, opt_cstr, options, run, smtp_status, str_array, SMTP_OK};
+use super::{
+    bytes, cstr, envelope, op, opt_cstr, options, owned, run, smtp_status, str_array, strs,
+    SMTP_AGAIN, SMTP_OK,
+};
 use crate::error::Error;
 use crate::session::{DsnRet, Outgoing};
 
@@ -38,16 +41,15 @@ pub extern "C" fn smtp_send_begin(
     rcpt_options: *const *const c_char,
     n_rcpt_options: usize,
 ) -> smtp_status {
-    run(h, |c| {
+    op(h, |s| {
         // SAFETY: C strings and arrays of the counts given, by contract.
-        let ((from, to), (mopts, ropts)) = unsafe {
-            (
-                envelope(from, to, n_to)?,
-                options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)?,
-            )
-        };
+        let (from, to, mopts, ropts) = unsafe { owned_envelope(from, to, n_to)? }
+            .with(unsafe { options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)? });
         let size = (size != 0).then_some(size);
-        c.begin(from, &to, size, &mopts, &ropts)
+        Ok(Box::pin(async move {
+            s.begin(&from, &strs(&to), size, &strs(&mopts), &strs(&ropts))
+                .await
+        }))
     })
 }
 
@@ -58,10 +60,11 @@ pub extern "C" fn smtp_send_begin(
 /// progress.
 #[no_mangle]
 pub extern "C" fn smtp_send_write(h: *mut smtp_handle, buf: *const u8, len: usize) -> smtp_status {
-    run(h, |c| {
-        // SAFETY: `len` readable bytes by contract.
-        let buf = unsafe { bytes(buf, len, "buf") }?;
-        c.write_body(buf)
+    op(h, |s| {
+        // SAFETY: `len` readable bytes, valid until the operation completes
+        // (for a blocking handle, the call), by contract.
+        let buf: &'static [u8] = unsafe { bytes(buf, len, "buf") }?;
+        Ok(Box::pin(s.write_body(buf)))
     })
 }
 
@@ -69,7 +72,7 @@ pub extern "C" fn smtp_send_write(h: *mut smtp_handle, buf: *const u8, len: usiz
 /// and per-recipient results; for LMTP one reply per accepted recipient).
 #[no_mangle]
 pub extern "C" fn smtp_send_end(h: *mut smtp_handle) -> smtp_status {
-    run(h, |c| c.end().map(drop))
+    op(h, |s| Ok(Box::pin(async move { s.end().await.map(drop) })))
 }
 
 /// A file descriptor read without being closed.
@@ -102,14 +105,10 @@ pub extern "C" fn smtp_sendmail_fd(
     rcpt_options: *const *const c_char,
     n_rcpt_options: usize,
 ) -> smtp_status {
-    run(h, |c| {
+    op(h, |s| {
         // SAFETY: C strings and arrays of the counts given, by contract.
-        let ((from, to), (mopts, ropts)) = unsafe {
-            (
-                envelope(from, to, n_to)?,
-                options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)?,
-            )
-        };
+        let (from, to, mopts, ropts) = unsafe { owned_envelope(from, to, n_to)? }
+            .with(unsafe { options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)? });
         if fd < 0 {
             return Err(Error::invalid(format!("bad file descriptor {fd}")));
         }
@@ -119,9 +118,47 @@ pub extern "C" fn smtp_sendmail_fd(
             std::fs::File::from_raw_fd(fd as RawFd)
         }));
         let size = (size != 0).then_some(size);
-        c.sendmail_reader(from, &to, size, &mut reader, &mopts, &ropts)
+        Ok(Box::pin(async move {
+            s.sendmail_reader(
+                &from,
+                &strs(&to),
+                size,
+                &mut reader,
+                &strs(&mopts),
+                &strs(&ropts),
+            )
+            .await
             .map(drop)
+        }))
     })
+}
+
+/// An envelope copied for an operation's future: the sender and the
+/// recipients.
+struct OwnedEnvelope(String, Vec<String>);
+
+impl OwnedEnvelope {
+    /// With the copied MAIL and RCPT options.
+    fn with(
+        self,
+        (mopts, ropts): (Vec<&str>, Vec<&str>),
+    ) -> (String, Vec<String>, Vec<String>, Vec<String>) {
+        (self.0, self.1, owned(&mopts), owned(&ropts))
+    }
+}
+
+/// `envelope`, copied.
+///
+/// # Safety
+/// As `envelope`.
+unsafe fn owned_envelope(
+    from: *const c_char,
+    to: *const *const c_char,
+    n_to: usize,
+) -> crate::error::Result<OwnedEnvelope> {
+    // SAFETY: forwarded contract.
+    let (from, to) = unsafe { envelope(from, to, n_to)? };
+    Ok(OwnedEnvelope(from.to_string(), owned(&to)))
 }
 
 /// Supplies body bytes: writes at most `cap` bytes to `buf` and returns how
@@ -185,19 +222,25 @@ pub extern "C" fn smtp_sendmail_callback(
     rcpt_options: *const *const c_char,
     n_rcpt_options: usize,
 ) -> smtp_status {
-    run(h, |c| {
+    op(h, |s| {
         // SAFETY: C strings and arrays of the counts given, by contract.
-        let ((from, to), (mopts, ropts)) = unsafe {
-            (
-                envelope(from, to, n_to)?,
-                options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)?,
-            )
-        };
+        let (from, to, mopts, ropts) = unsafe { owned_envelope(from, to, n_to)? }
+            .with(unsafe { options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)? });
         let callback = callback.ok_or_else(|| Error::invalid("callback is NULL"))?;
         let mut reader = CallbackReader { callback, userdata };
         let size = (size != 0).then_some(size);
-        c.sendmail_reader(from, &to, size, &mut reader, &mopts, &ropts)
+        Ok(Box::pin(async move {
+            s.sendmail_reader(
+                &from,
+                &strs(&to),
+                size,
+                &mut reader,
+                &strs(&mopts),
+                &strs(&ropts),
+            )
+            .await
             .map(drop)
+        }))
     })
 }
 
@@ -260,9 +303,11 @@ pub extern "C" fn smtp_sendmail_batch(
     n_rcpt_options: usize,
     statuses: *mut smtp_status,
 ) -> smtp_status {
-    let mut filled = false;
-    let status = run(h, |c| {
-        c.forget_batch();
+    // Whether the statuses were written (by the operation, when it ran).
+    let filled = std::rc::Rc::new(std::cell::Cell::new(false));
+    let wrote = filled.clone();
+    let status = op(h, |s| {
+        s.forget_batch();
         if n > 0 && messages.is_null() {
             return Err(Error::invalid("messages is NULL"));
         }
@@ -272,41 +317,52 @@ pub extern "C" fn smtp_sendmail_batch(
         } else {
             unsafe { std::slice::from_raw_parts(messages, n) }
         };
-        let mut tos: Vec<(&str, Vec<&str>, &[u8])> = Vec::with_capacity(n);
-        // SAFETY: each struct's pointers are valid for the call, by contract.
+        let mut copies: Vec<(String, Vec<String>, &'static [u8])> = Vec::with_capacity(n);
+        // SAFETY: each struct's pointers are valid for the call (its bytes
+        // until the operation completes: for a blocking handle, the call),
+        // by contract.
         let (mopts, ropts) = unsafe {
             for (i, m) in raw.iter().enumerate() {
-                tos.push((
-                    cstr(m.from, &format!("messages[{i}].from"))?,
-                    str_array(m.to, m.n_to, &format!("messages[{i}].to"))?,
+                copies.push((
+                    cstr(m.from, &format!("messages[{i}].from"))?.to_string(),
+                    owned(&str_array(m.to, m.n_to, &format!("messages[{i}].to"))?),
                     bytes(m.data, m.len, &format!("messages[{i}].data"))?,
                 ));
             }
             options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)?
         };
-        let outgoing: Vec<Outgoing<'_>> = tos
-            .iter()
-            .map(|(from, to, msg)| Outgoing { from, to, msg })
-            .collect();
-        let outcomes = c.sendmail_batch(&outgoing, &mopts, &ropts);
-        if !statuses.is_null() {
-            // SAFETY: room for `n` values by contract.
-            let out = unsafe { std::slice::from_raw_parts_mut(statuses, n) };
-            for (slot, o) in out.iter_mut().zip(&outcomes) {
-                *slot = o
-                    .as_ref()
-                    .map_or_else(|e| e.status as smtp_status, |_| SMTP_OK);
+        let (mopts, ropts) = (owned(&mopts), owned(&ropts));
+        Ok(Box::pin(async move {
+            let tos: Vec<Vec<&str>> = copies.iter().map(|(_, to, _)| strs(to)).collect();
+            let outgoing: Vec<Outgoing<'_>> = copies
+                .iter()
+                .zip(&tos)
+                .map(|((from, _, msg), to)| Outgoing { from, to, msg })
+                .collect();
+            let outcomes = s
+                .sendmail_batch(&outgoing, &strs(&mopts), &strs(&ropts))
+                .await;
+            if !statuses.is_null() {
+                // SAFETY: room for `n` values, valid until the operation
+                // completes, by contract.
+                let out = unsafe { std::slice::from_raw_parts_mut(statuses, n) };
+                for (slot, o) in out.iter_mut().zip(&outcomes) {
+                    *slot = o
+                        .as_ref()
+                        .map_or_else(|e| e.status as smtp_status, |_| SMTP_OK);
+                }
+                wrote.set(true);
             }
-            filled = true;
-        }
-        match outcomes.into_iter().find_map(Result::err) {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+            match outcomes.into_iter().find_map(Result::err) {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        }))
     });
     // Refused arguments, a NULL handle or a caught panic: no message was
-    // sent, and each one's status is the call's.
-    if !filled && !statuses.is_null() && n > 0 {
+    // sent, and each one's status is the call's. (A pending batch writes
+    // them when it completes.)
+    if status != SMTP_AGAIN && !filled.get() && !statuses.is_null() && n > 0 {
         // SAFETY: room for `n` values by contract.
         let out = unsafe { std::slice::from_raw_parts_mut(statuses, n) };
         out.fill(status);
@@ -323,7 +379,9 @@ pub extern "C" fn smtp_sendmail_batch(
 #[no_mangle]
 pub extern "C" fn smtp_batch_attempted(h: *const smtp_handle) -> usize {
     // SAFETY: a handle pointer is NULL or live (the header's contract).
-    unsafe { h.as_ref() }.map_or(0, |h| h.client.batch_attempted())
+    unsafe { h.as_ref() }
+        .and_then(smtp_handle::idle_client)
+        .map_or(0, |c| c.batch_attempted())
 }
 
 /// Uses PIPELINING when the server offers it (1, the default) or never (0).
