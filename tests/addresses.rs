@@ -16,7 +16,7 @@ use smtp::{Client, Kind, Status};
 const MSG: &[u8] = b"Subject: x\r\n\r\nx\r\n";
 
 fn connected(server: &Scripted) -> Client {
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     c.set_timeout(Duration::from_secs(5)).unwrap();
     c.set_local_hostname("client.example").unwrap();
     c.connect("127.0.0.1", server.port).unwrap();

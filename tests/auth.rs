@@ -23,7 +23,7 @@ fn server(features: &[&str], steps: Vec<Vec<Step>>) -> Scripted {
 }
 
 fn client(s: &Scripted) -> Client {
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     c.set_local_hostname("client.example").unwrap();
     c.connect("127.0.0.1", s.port).unwrap();
     c
@@ -243,7 +243,7 @@ fn pinned_list_without_a_password_mechanism_stops_login() {
 
 #[test]
 fn invalid_pinned_name_is_refused() {
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     let e = c.set_auth_mechanisms(&["PLAIN LOGIN"]).unwrap_err();
     assert_eq!(e.status, Status::Invalid);
     assert!(c.auth_mechanisms().is_empty());

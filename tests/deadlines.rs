@@ -26,7 +26,7 @@ const MARGIN: Duration = Duration::from_millis(600);
 const DRIP: Duration = Duration::from_millis(100);
 
 fn client(kind: Kind) -> Client {
-    let mut c = Client::new(kind);
+    let mut c = common::new_client(kind);
     c.set_timeout(T).unwrap();
     c.set_local_hostname("client.example").unwrap();
     c
@@ -366,7 +366,7 @@ fn a_tcp_connect_that_is_never_answered_times_out_at_the_deadline() {
 
 #[test]
 fn timeouts_out_of_range_are_invalid() {
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     for bad in [Duration::ZERO, Duration::from_secs(86_401), Duration::MAX] {
         assert_eq!(c.set_timeout(bad).unwrap_err().status, Status::Invalid);
     }

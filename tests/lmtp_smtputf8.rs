@@ -8,7 +8,7 @@ use common::aiosmtpd::{AioOptions, AioSmtpd};
 use smtp::{Client, Kind, Status};
 
 fn connect(server: &AioSmtpd, kind: Kind) -> Client {
-    let mut c = Client::new(kind);
+    let mut c = common::new_client(kind);
     c.set_timeout(Duration::from_secs(10)).unwrap();
     c.set_local_hostname("client.example").unwrap();
     c.connect("127.0.0.1", server.port).unwrap();

@@ -11,7 +11,7 @@ use smtp::session::{DsnRet, Outgoing, NOTIFY_FAILURE, NOTIFY_SUCCESS};
 use smtp::{Client, Kind, Status};
 
 fn client(kind: Kind, port: u16) -> Client {
-    let mut c = Client::new(kind);
+    let mut c = common::new_client(kind);
     c.set_local_hostname("client.example").unwrap();
     c.set_timeout(Duration::from_secs(5)).unwrap();
     c.connect("127.0.0.1", port).unwrap();
@@ -380,7 +380,7 @@ fn streamed_body_split_anywhere_is_encoded_as_a_whole() {
 
 #[test]
 fn write_without_begin_is_an_error() {
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     assert_eq!(c.write_body(b"x").unwrap_err().status, Status::Exception);
     assert_eq!(c.end().unwrap_err().status, Status::Exception);
 }

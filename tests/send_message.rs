@@ -12,7 +12,7 @@ use smtp::{Client, Kind, Result, Status};
 const HELLO: &str = "EHLO client.example\r\n";
 
 fn client(port: u16) -> Client {
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     c.set_local_hostname("client.example").unwrap();
     c.connect("127.0.0.1", port).unwrap();
     c

@@ -10,7 +10,7 @@ use smtp::{Client, Kind, Status};
 const MSG: &[u8] = b"Subject: hi\r\n\r\nhello\r\n";
 
 fn client(port: u16) -> Client {
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     c.set_local_hostname("client.example").unwrap();
     c.set_timeout(Duration::from_secs(5)).unwrap();
     c.connect("127.0.0.1", port).unwrap();
@@ -308,7 +308,7 @@ fn disconnect_at_each_step_is_server_disconnected() {
 #[test]
 fn disconnect_before_the_greeting() {
     let server = Scripted::start(vec![Step::Close]);
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     let e = c.connect("127.0.0.1", server.port).unwrap_err();
     assert_eq!(e.status, Status::ServerDisconnected);
     server.finish();
@@ -317,7 +317,7 @@ fn disconnect_before_the_greeting() {
 #[test]
 fn greeting_other_than_220_is_connect_error() {
     let server = Scripted::start(vec![send("554 5.7.1 no service")]);
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     let e = c.connect("127.0.0.1", server.port).unwrap_err();
     assert_eq!((e.status, e.code), (Status::Connect, Some(554)));
     assert_eq!(e.text, b"5.7.1 no service");
@@ -472,7 +472,7 @@ fn smtputf8_allows_utf8_in_mail_and_rcpt() {
 #[test]
 fn host_port_form_and_commands_before_connect() {
     let server = Scripted::start(vec![send("220 x"), Step::Line, send("250 ok")]);
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     assert_eq!(c.noop().unwrap_err().status, Status::ServerDisconnected);
     let r = c.connect(&format!("127.0.0.1:{}", server.port), 0).unwrap();
     assert_eq!(r.code, 220);
@@ -482,7 +482,7 @@ fn host_port_form_and_commands_before_connect() {
 #[test]
 fn connection_refused_is_an_os_error_with_errno() {
     let port = common::free_port();
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     let e = c.connect("127.0.0.1", port).unwrap_err();
     assert_eq!(e.status, Status::Io);
     assert_eq!(e.errno, Some(libc::ECONNREFUSED));
@@ -500,7 +500,7 @@ fn quit_closes_even_when_the_server_is_gone() {
 #[test]
 fn transcript_shows_commands_and_replies() {
     let server = Scripted::start(steps(vec![vec![send("220 x")], reply("250 fine")]));
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     let lines = common::record_transcript(&mut c, 1);
     c.connect("127.0.0.1", server.port).unwrap();
     c.noop().unwrap();
@@ -514,7 +514,7 @@ fn transcript_shows_commands_and_replies() {
 #[test]
 fn connects_over_ipv6() {
     let server = Scripted::start_on("::1", vec![send("220 x"), Step::Line, send("250 ok")]);
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     c.set_local_hostname("client.example").unwrap();
     // smtplib's host form "[::1]" as well as the bare address.
     assert_eq!(c.connect("[::1]", server.port).unwrap().code, 220);
@@ -531,7 +531,7 @@ fn source_address_binds_the_local_end() {
     // to bind to as its source address before connecting".
     let server = Scripted::start(vec![send("220 x")]);
     let source_port = common::free_port();
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     c.set_source_address("127.0.0.1", source_port);
     c.connect("127.0.0.1", server.port).unwrap();
     drop(c);
@@ -542,7 +542,7 @@ fn source_address_binds_the_local_end() {
 #[test]
 fn a_source_address_of_another_family_is_an_os_error() {
     let server = Scripted::start_on("::1", vec![send("220 x")]);
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     c.set_source_address("127.0.0.1", 0);
     let e = c.connect("::1", server.port).unwrap_err();
     assert_eq!(e.status, Status::Io);

@@ -10,7 +10,7 @@ use smtp::session::Outgoing;
 use smtp::{Client, Kind, Status};
 
 fn connect(sink: &SmtpSink, kind: Kind) -> Client {
-    let mut c = Client::new(kind);
+    let mut c = common::new_client(kind);
     c.set_local_hostname("client.example").unwrap();
     c.set_timeout(Duration::from_secs(10)).unwrap();
     c.connect("127.0.0.1", sink.port).unwrap();

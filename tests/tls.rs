@@ -20,7 +20,7 @@ const MSG: &[u8] = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: tls\r\
 
 /// A client with a short deadline, so that a broken test fails fast.
 fn client(kind: Kind) -> Client {
-    let mut c = Client::new(kind);
+    let mut c = common::new_client(kind);
     c.set_timeout(Duration::from_secs(10)).unwrap();
     c.set_local_hostname("client.example").unwrap();
     c

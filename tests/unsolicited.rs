@@ -16,7 +16,7 @@ use common::scripted::{esmtp_opening, reply, send, starttls_opening, Scripted, S
 use smtp::{Client, Kind, Status};
 
 fn client(kind: Kind) -> Client {
-    let mut c = Client::new(kind);
+    let mut c = common::new_client(kind);
     c.set_timeout(Duration::from_secs(5)).unwrap();
     c.set_local_hostname("client.example").unwrap();
     c

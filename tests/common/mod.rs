@@ -21,6 +21,22 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
+/// Set (to anything) by tests/run-all's second pass over the session
+/// tests: every client they make is non-blocking, so the same scripts run
+/// through the suspending state machine (each wait a `Pending` resumed from
+/// poll(2)) with the same bytes and outcomes expected.
+pub const NONBLOCKING_ENV: &str = "LIBSMTP_TEST_NONBLOCKING";
+
+/// A client of `kind`: blocking, or non-blocking in the second pass.
+pub fn new_client(kind: smtp::Kind) -> smtp::Client {
+    let mut c = smtp::Client::new(kind);
+    if std::env::var_os(NONBLOCKING_ENV).is_some() {
+        c.set_nonblocking(true).expect("non-blocking mode");
+        assert!(c.is_nonblocking());
+    }
+    c
+}
+
 /// The repository's top folder.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
