@@ -129,6 +129,41 @@ static void null_handle(void) {
   CHECK(strcmp(smtp_error_name(SMTP_ERR_NOT_ATTEMPTED), "NotAttempted") == 0);
   CHECK(smtp_error_is(SMTP_ERR_NOT_ATTEMPTED, SMTP_ERR_SERVER_DISCONNECTED) == 1);
   CHECK(smtp_batch_attempted(NULL) == 0);
+  /* Non-blocking handles: SMTP_AGAIN is a new value, not an error. */
+  CHECK(SMTP_AGAIN == 26);
+  CHECK(strcmp(smtp_error_name(SMTP_AGAIN), "Again") == 0);
+  CHECK(smtp_error_is(SMTP_AGAIN, SMTP_ERR_EXCEPTION) == 0);
+  INVALID(smtp_set_nonblocking(NULL, 1));
+  INVALID(smtp_resume(NULL));
+  CHECK(smtp_pending(NULL) == 0);
+  CHECK(smtp_fd(NULL) == -1);
+  CHECK(smtp_want(NULL) == 0);
+  CHECK(smtp_wait_ms(NULL) == -1);
+  /* The multi handle: NULL for either pointer. */
+  {
+    smtp_multi *m = smtp_multi_new();
+    smtp_handle *h = smtp_new();
+    smtp_status st = SMTP_OK;
+    CHECK(m != NULL && h != NULL);
+    INVALID(smtp_multi_add(NULL, h));
+    INVALID(smtp_multi_add(m, NULL));
+    INVALID(smtp_multi_remove(NULL, h));
+    INVALID(smtp_multi_remove(m, NULL));
+    INVALID(smtp_multi_remove(m, h)); /* not in it */
+    CHECK(smtp_multi_run(NULL, 0) == -1);
+    CHECK(smtp_multi_next(NULL, &st) == NULL);
+    CHECK(smtp_multi_next(m, NULL) == NULL);
+    CHECK(smtp_multi_count(NULL) == 0);
+    CHECK(smtp_multi_pending(NULL) == 0);
+    CHECK(smtp_multi_add(m, h) == SMTP_OK);
+    CHECK(smtp_multi_count(m) == 1);
+    CHECK(smtp_multi_run(m, 0) == 0); /* nothing pending */
+    /* Freed in either order. */
+    smtp_multi_free(m);
+    CHECK(smtp_resume(h) == SMTP_ERR_INVALID);
+    smtp_free(h);
+    smtp_multi_free(NULL);
+  }
   CHECK(smtp_version() != NULL);
   /* NULL out-pointers of the constructors. */
   INVALID(smtp_open("127.0.0.1", dead_port, NULL));
