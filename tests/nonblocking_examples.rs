@@ -136,6 +136,11 @@ fn poll_is_clean_under_valgrind() {
     delivers_to_smtp_sink("poll", 4, 2, true);
 }
 
+#[test]
+fn libevent_is_clean_under_valgrind() {
+    delivers_to_smtp_sink("libevent", 4, 2, true);
+}
+
 /// RFC 3207 through the loop: each session upgrades with STARTTLS
 /// (verified against the test CA) before any transaction, so the server,
 /// which requires it, sees every MAIL and RCPT over TLS.
