@@ -92,15 +92,22 @@ static void advance(struct session *s, smtp_status st)
             s->step = DONE;
             return;
         }
-        if (s->step == CONNECT)
+        switch (s->step) {
+        case CONNECT:
             s->step = use_starttls ? STARTTLS : SEND;
-        else if (s->step == STARTTLS)
+            break;
+        case STARTTLS:
             s->step = SEND;
-        else if (s->step == SEND && ++s->sent == messages)
-            s->step = QUIT;
-        else if (s->step == QUIT) {
+            break;
+        case SEND: /* the next message, or QUIT after the last */
+            if (++s->sent == messages)
+                s->step = QUIT;
+            break;
+        case QUIT:
             printf("session %d: ok, %d message(s) sent\n", s->id, s->sent);
             s->step = DONE;
+            return;
+        case DONE:
             return;
         }
         st = start_step(s);
