@@ -54,11 +54,11 @@ pub extern "C" fn smtp_login_ex(
                 Zeroizing::new(cstr(password, "password")?.to_string()),
             )
         };
-        Ok(Box::pin(async move {
+        Ok(async move {
             s.login_with(&user, &password, initial_response_ok != 0)
                 .await
                 .map(drop)
-        }))
+        })
     })
 }
 
@@ -89,9 +89,7 @@ pub extern "C" fn smtp_login_oauth2(
                 Zeroizing::new(cstr(token, "token")?.to_string()),
             )
         };
-        Ok(Box::pin(async move {
-            s.login_oauth2(&user, &token, None).await.map(drop)
-        }))
+        Ok(async move { s.login_oauth2(&user, &token, None).await.map(drop) })
     })
 }
 
@@ -245,11 +243,11 @@ pub extern "C" fn smtp_auth(
             }
             Ok(buf.response.take())
         };
-        Ok(Box::pin(async move {
+        Ok(async move {
             let mut authobject = authobject;
             s.auth(&mechanism, &mut authobject, initial_response_ok != 0)
                 .await
                 .map(drop)
-        }))
+        })
     })
 }

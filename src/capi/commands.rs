@@ -16,7 +16,7 @@ pub extern "C" fn smtp_helo(h: *mut smtp_handle, name: *const c_char) -> smtp_st
     op(h, |s| {
         // SAFETY: NULL or a C string by contract.
         let name = unsafe { opt_cstr(name, "name") }?.unwrap_or("").to_string();
-        Ok(Box::pin(async move { s.helo(&name).await.map(drop) }))
+        Ok(async move { s.helo(&name).await.map(drop) })
     })
 }
 
@@ -30,7 +30,7 @@ pub extern "C" fn smtp_ehlo(h: *mut smtp_handle, name: *const c_char) -> smtp_st
     op(h, |s| {
         // SAFETY: NULL or a C string by contract.
         let name = unsafe { opt_cstr(name, "name") }?.unwrap_or("").to_string();
-        Ok(Box::pin(async move { s.ehlo(&name).await.map(drop) }))
+        Ok(async move { s.ehlo(&name).await.map(drop) })
     })
 }
 
@@ -38,7 +38,7 @@ pub extern "C" fn smtp_ehlo(h: *mut smtp_handle, name: *const c_char) -> smtp_st
 /// (smtplib `ehlo_or_helo_if_needed()`). SMTP_ERR_HELO when HELO is refused.
 #[no_mangle]
 pub extern "C" fn smtp_ehlo_or_helo_if_needed(h: *mut smtp_handle) -> smtp_status {
-    op(h, |s| Ok(Box::pin(s.ehlo_or_helo_if_needed())))
+    op(h, |s| Ok(s.ehlo_or_helo_if_needed()))
 }
 
 /// Sends `cmd`, a space and `args` (NULL or "" for none), and reads the
@@ -56,9 +56,7 @@ pub extern "C" fn smtp_docmd(
         // SAFETY: C strings (args may be NULL) by contract.
         let (cmd, args) = unsafe { (cstr(cmd, "cmd")?, opt_cstr(args, "args")?.unwrap_or("")) };
         let (cmd, args) = (cmd.to_string(), args.to_string());
-        Ok(Box::pin(
-            async move { s.docmd(&cmd, &args).await.map(drop) },
-        ))
+        Ok(async move { s.docmd(&cmd, &args).await.map(drop) })
     })
 }
 
@@ -75,7 +73,7 @@ pub extern "C" fn smtp_putcmd(
         // SAFETY: C strings (args may be NULL) by contract.
         let (cmd, args) = unsafe { (cstr(cmd, "cmd")?, opt_cstr(args, "args")?.unwrap_or("")) };
         let (cmd, args) = (cmd.to_string(), args.to_string());
-        Ok(Box::pin(async move { s.putcmd(&cmd, &args).await }))
+        Ok(async move { s.putcmd(&cmd, &args).await })
     })
 }
 
@@ -85,21 +83,19 @@ pub extern "C" fn smtp_putcmd(
 /// and is closed.
 #[no_mangle]
 pub extern "C" fn smtp_getreply(h: *mut smtp_handle) -> smtp_status {
-    op(h, |s| {
-        Ok(Box::pin(async move { s.getreply().await.map(drop) }))
-    })
+    op(h, |s| Ok(async move { s.getreply().await.map(drop) }))
 }
 
 /// NOOP (smtplib `noop()`).
 #[no_mangle]
 pub extern "C" fn smtp_noop(h: *mut smtp_handle) -> smtp_status {
-    op(h, |s| Ok(Box::pin(async move { s.noop().await.map(drop) })))
+    op(h, |s| Ok(async move { s.noop().await.map(drop) }))
 }
 
 /// RSET (smtplib `rset()`).
 #[no_mangle]
 pub extern "C" fn smtp_rset(h: *mut smtp_handle) -> smtp_status {
-    op(h, |s| Ok(Box::pin(async move { s.rset().await.map(drop) })))
+    op(h, |s| Ok(async move { s.rset().await.map(drop) }))
 }
 
 /// VRFY with the bare address (smtplib `verify()`).
@@ -110,7 +106,7 @@ pub extern "C" fn smtp_verify(h: *mut smtp_handle, address: *const c_char) -> sm
     op(h, |s| {
         // SAFETY: a C string by contract.
         let address = unsafe { cstr(address, "address") }?.to_string();
-        Ok(Box::pin(async move { s.verify(&address).await.map(drop) }))
+        Ok(async move { s.verify(&address).await.map(drop) })
     })
 }
 
@@ -122,7 +118,7 @@ pub extern "C" fn smtp_expn(h: *mut smtp_handle, address: *const c_char) -> smtp
     op(h, |s| {
         // SAFETY: a C string by contract.
         let address = unsafe { cstr(address, "address") }?.to_string();
-        Ok(Box::pin(async move { s.expn(&address).await.map(drop) }))
+        Ok(async move { s.expn(&address).await.map(drop) })
     })
 }
 
@@ -135,7 +131,7 @@ pub extern "C" fn smtp_help(h: *mut smtp_handle, args: *const c_char) -> smtp_st
     op(h, |s| {
         // SAFETY: NULL or a C string by contract.
         let args = unsafe { opt_cstr(args, "args") }?.unwrap_or("").to_string();
-        Ok(Box::pin(async move { s.help(&args).await.map(drop) }))
+        Ok(async move { s.help(&args).await.map(drop) })
     })
 }
 
@@ -163,9 +159,7 @@ pub extern "C" fn smtp_mail(
                 owned(&str_array(options, n_options, "options")?),
             )
         };
-        Ok(Box::pin(async move {
-            s.mail(&sender, &strs(&options)).await.map(drop)
-        }))
+        Ok(async move { s.mail(&sender, &strs(&options)).await.map(drop) })
     })
 }
 
@@ -189,9 +183,7 @@ pub extern "C" fn smtp_rcpt(
                 owned(&str_array(options, n_options, "options")?),
             )
         };
-        Ok(Box::pin(async move {
-            s.rcpt(&rcpt, &strs(&options)).await.map(drop)
-        }))
+        Ok(async move { s.rcpt(&rcpt, &strs(&options)).await.map(drop) })
     })
 }
 
@@ -207,7 +199,7 @@ pub extern "C" fn smtp_data(h: *mut smtp_handle, msg: *const u8, len: usize) -> 
         // SAFETY: `len` readable bytes, valid until the operation completes
         // (for a blocking handle, the call), by contract.
         let msg: &'static [u8] = unsafe { bytes(msg, len, "msg") }?;
-        Ok(Box::pin(async move { s.data(msg).await.map(drop) }))
+        Ok(async move { s.data(msg).await.map(drop) })
     })
 }
 
@@ -255,18 +247,18 @@ pub extern "C" fn smtp_sendmail(
             )
         };
         let (from, to, mopts, ropts) = (from.to_string(), owned(&to), owned(&mopts), owned(&ropts));
-        Ok(Box::pin(async move {
+        Ok(async move {
             s.sendmail(&from, &strs(&to), msg, &strs(&mopts), &strs(&ropts))
                 .await
                 .map(drop)
-        }))
+        })
     })
 }
 
 /// QUIT, then close whatever the reply (smtplib `quit()`).
 #[no_mangle]
 pub extern "C" fn smtp_quit(h: *mut smtp_handle) -> smtp_status {
-    op(h, |s| Ok(Box::pin(async move { s.quit().await.map(drop) })))
+    op(h, |s| Ok(async move { s.quit().await.map(drop) }))
 }
 
 /// STARTTLS (smtplib `starttls()`, hardened per RFC 3207): EHLO if needed;
@@ -279,7 +271,5 @@ pub extern "C" fn smtp_quit(h: *mut smtp_handle) -> smtp_status {
 /// the `smtp_set_tls_*` settings (on by default).
 #[no_mangle]
 pub extern "C" fn smtp_starttls(h: *mut smtp_handle) -> smtp_status {
-    op(h, |s| {
-        Ok(Box::pin(async move { s.starttls().await.map(drop) }))
-    })
+    op(h, |s| Ok(async move { s.starttls().await.map(drop) }))
 }

@@ -344,9 +344,7 @@ pub extern "C" fn smtp_connect(
             .to_string();
         let port =
             u16::try_from(port).map_err(|_| Error::invalid(format!("port {port} out of range")))?;
-        Ok(Box::pin(
-            async move { s.connect(&host, port).await.map(drop) },
-        ))
+        Ok(async move { s.connect(&host, port).await.map(drop) })
     })
 }
 

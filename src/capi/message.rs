@@ -74,7 +74,7 @@ pub extern "C" fn smtp_send_message(
         let from = from.map(str::to_string);
         let to = to.map(|to| owned(&to));
         let (mopts, ropts) = (owned(&mopts), owned(&ropts));
-        Ok(Box::pin(async move {
+        Ok(async move {
             let to = to.as_deref().map(strs);
             s.send_message(
                 msg,
@@ -85,7 +85,7 @@ pub extern "C" fn smtp_send_message(
             )
             .await
             .map(drop)
-        }))
+        })
     })
 }
 

@@ -97,7 +97,7 @@ pub const SMTP_AGAIN: smtp_status = 26;
 ///
 /// # Safety
 /// `p` is NULL or points to a NUL-terminated string that outlives `'a`.
-unsafe fn cstr<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
+unsafe fn cstr<'a>(p: *const c_char, what: impl std::fmt::Display) -> Result<&'a str> {
     if p.is_null() {
         return Err(Error::invalid(format!("{what} is NULL")));
     }
@@ -111,7 +111,7 @@ unsafe fn cstr<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
 ///
 /// # Safety
 /// As `cstr`.
-unsafe fn opt_cstr<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>> {
+unsafe fn opt_cstr<'a>(p: *const c_char, what: impl std::fmt::Display) -> Result<Option<&'a str>> {
     if p.is_null() {
         Ok(None)
     } else {
@@ -124,7 +124,11 @@ unsafe fn opt_cstr<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>> 
 ///
 /// # Safety
 /// `p` is NULL or points to `n` valid pointers, each as for `cstr`.
-unsafe fn str_array<'a>(p: *const *const c_char, n: usize, what: &str) -> Result<Vec<&'a str>> {
+unsafe fn str_array<'a>(
+    p: *const *const c_char,
+    n: usize,
+    what: impl std::fmt::Display,
+) -> Result<Vec<&'a str>> {
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -138,7 +142,7 @@ unsafe fn str_array<'a>(p: *const *const c_char, n: usize, what: &str) -> Result
     ptrs.iter()
         .enumerate()
         // SAFETY: each element is a C string by the caller's contract.
-        .map(|(i, s)| unsafe { cstr(*s, &format!("{what}[{i}]")) })
+        .map(|(i, s)| unsafe { cstr(*s, format_args!("{what}[{i}]")) })
         .collect()
 }
 
@@ -178,7 +182,7 @@ unsafe fn options<'a>(
 ///
 /// # Safety
 /// `p` is NULL or points to `len` readable bytes.
-unsafe fn bytes<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8]> {
+unsafe fn bytes<'a>(p: *const u8, len: usize, what: impl std::fmt::Display) -> Result<&'a [u8]> {
     if len == 0 {
         return Ok(&[]);
     }
@@ -254,10 +258,13 @@ pub(crate) type OpFuture = Pin<Box<dyn Future<Output = Result<()>>>>;
 /// `make` must capture nothing borrowed from the caller beyond what the
 /// header says stays valid until the operation completes (message bytes):
 /// strings are copied into the future.
-fn op(
+fn op<F>(
     h: *mut handle::smtp_handle,
-    make: impl FnOnce(&'static mut Session) -> Result<OpFuture>,
-) -> smtp_status {
+    make: impl FnOnce(&'static mut Session) -> Result<F>,
+) -> smtp_status
+where
+    F: Future<Output = Result<()>> + 'static,
+{
     // SAFETY: as in `run`.
     let Some(h) = (unsafe { h.as_mut() }) else {
         return SMTP_ERR_INVALID;
@@ -275,13 +282,15 @@ fn op(
     let nonblocking = session.is_nonblocking();
     let waiter = h.waiter.clone();
     let outcome = silent_catch(|| -> Option<Result<()>> {
-        let mut fut = match make(session) {
+        let fut = match make(session) {
             Ok(fut) => fut,
             Err(e) => return Some(Err(e)),
         };
         if !nonblocking {
+            // Completes in its first poll: the socket calls wait.
             return Some(block_on(&waiter, fut));
         }
+        let mut fut: OpFuture = Box::pin(fut);
         match poll_once(fut.as_mut(), &context_waker()) {
             Poll::Ready(r) => Some(r),
             Poll::Pending => {

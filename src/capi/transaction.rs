@@ -46,10 +46,10 @@ pub extern "C" fn smtp_send_begin(
         let (from, to, mopts, ropts) = unsafe { owned_envelope(from, to, n_to)? }
             .with(unsafe { options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)? });
         let size = (size != 0).then_some(size);
-        Ok(Box::pin(async move {
+        Ok(async move {
             s.begin(&from, &strs(&to), size, &strs(&mopts), &strs(&ropts))
                 .await
-        }))
+        })
     })
 }
 
@@ -64,7 +64,7 @@ pub extern "C" fn smtp_send_write(h: *mut smtp_handle, buf: *const u8, len: usiz
         // SAFETY: `len` readable bytes, valid until the operation completes
         // (for a blocking handle, the call), by contract.
         let buf: &'static [u8] = unsafe { bytes(buf, len, "buf") }?;
-        Ok(Box::pin(s.write_body(buf)))
+        Ok(s.write_body(buf))
     })
 }
 
@@ -72,7 +72,7 @@ pub extern "C" fn smtp_send_write(h: *mut smtp_handle, buf: *const u8, len: usiz
 /// and per-recipient results; for LMTP one reply per accepted recipient).
 #[no_mangle]
 pub extern "C" fn smtp_send_end(h: *mut smtp_handle) -> smtp_status {
-    op(h, |s| Ok(Box::pin(async move { s.end().await.map(drop) })))
+    op(h, |s| Ok(async move { s.end().await.map(drop) }))
 }
 
 /// A file descriptor read without being closed.
@@ -118,7 +118,7 @@ pub extern "C" fn smtp_sendmail_fd(
             std::fs::File::from_raw_fd(fd as RawFd)
         }));
         let size = (size != 0).then_some(size);
-        Ok(Box::pin(async move {
+        Ok(async move {
             s.sendmail_reader(
                 &from,
                 &strs(&to),
@@ -129,7 +129,7 @@ pub extern "C" fn smtp_sendmail_fd(
             )
             .await
             .map(drop)
-        }))
+        })
     })
 }
 
@@ -229,7 +229,7 @@ pub extern "C" fn smtp_sendmail_callback(
         let callback = callback.ok_or_else(|| Error::invalid("callback is NULL"))?;
         let mut reader = CallbackReader { callback, userdata };
         let size = (size != 0).then_some(size);
-        Ok(Box::pin(async move {
+        Ok(async move {
             s.sendmail_reader(
                 &from,
                 &strs(&to),
@@ -240,7 +240,7 @@ pub extern "C" fn smtp_sendmail_callback(
             )
             .await
             .map(drop)
-        }))
+        })
     })
 }
 
@@ -324,15 +324,15 @@ pub extern "C" fn smtp_sendmail_batch(
         let (mopts, ropts) = unsafe {
             for (i, m) in raw.iter().enumerate() {
                 copies.push((
-                    cstr(m.from, &format!("messages[{i}].from"))?.to_string(),
-                    owned(&str_array(m.to, m.n_to, &format!("messages[{i}].to"))?),
-                    bytes(m.data, m.len, &format!("messages[{i}].data"))?,
+                    cstr(m.from, format_args!("messages[{i}].from"))?.to_string(),
+                    owned(&str_array(m.to, m.n_to, format_args!("messages[{i}].to"))?),
+                    bytes(m.data, m.len, format_args!("messages[{i}].data"))?,
                 ));
             }
             options(mail_options, n_mail_options, rcpt_options, n_rcpt_options)?
         };
         let (mopts, ropts) = (owned(&mopts), owned(&ropts));
-        Ok(Box::pin(async move {
+        Ok(async move {
             let tos: Vec<Vec<&str>> = copies.iter().map(|(_, to, _)| strs(to)).collect();
             let outgoing: Vec<Outgoing<'_>> = copies
                 .iter()
@@ -357,7 +357,7 @@ pub extern "C" fn smtp_sendmail_batch(
                 Some(e) => Err(e),
                 None => Ok(()),
             }
-        }))
+        })
     });
     // Refused arguments, a NULL handle or a caught panic: no message was
     // sent, and each one's status is the call's. (A pending batch writes
