@@ -23,7 +23,7 @@ const MSG: &[u8] = b"From: sender@example.org\r\n\
     Last line.\r\n";
 
 fn connect_unix(server: &Dovecot) -> Client {
-    let mut c = Client::new(Kind::Lmtp);
+    let mut c = common::new_client(Kind::Lmtp);
     c.set_timeout(Duration::from_secs(10)).unwrap();
     c.set_local_hostname("client.example").unwrap();
     c.connect(&server.socket().display().to_string(), 0)
@@ -164,7 +164,7 @@ fn a_recipient_failing_after_the_end_of_data_is_refused_and_the_other_delivered(
 #[test]
 fn lmtp_over_tcp_delivers_too() {
     let server = Dovecot::start();
-    let mut c = Client::new(Kind::Lmtp);
+    let mut c = common::new_client(Kind::Lmtp);
     c.set_timeout(Duration::from_secs(10)).unwrap();
     c.connect("127.0.0.1", server.port).unwrap();
     let refused = c

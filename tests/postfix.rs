@@ -16,7 +16,7 @@ const FROM: &str = "sender@client.test";
 const JO: &str = "jo@example.test";
 
 fn connect(pf: &Postfix) -> Client {
-    let mut c = Client::new(Kind::Smtp);
+    let mut c = common::new_client(Kind::Smtp);
     c.set_local_hostname("client.example").unwrap();
     c.set_timeout(Duration::from_secs(15)).unwrap();
     c.connect("127.0.0.1", pf.port).unwrap();
