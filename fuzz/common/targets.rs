@@ -816,7 +816,7 @@ static SOCKETS: AtomicU64 = AtomicU64::new(0);
 
 /// The session driven by a fuzzed server: a configuration byte (transport,
 /// pipelining, chunking, whether the server holds the connection open, a
-/// transcript), a deadline, up to eight client calls, and the server's
+/// transcript, blocking or non-blocking), a deadline, up to eight client calls, and the server's
 /// script. Whatever the server sends, split wherever it is, every call
 /// returns within its deadline (one wait for a silent server, plus the
 /// server's own pauses), nothing panics, SIGPIPE is never raised, and what
@@ -844,6 +844,10 @@ pub fn session(data: &[u8]) {
     client.set_timeout(timeout).expect("a valid timeout");
     client.set_pipelining(config & 4 != 0);
     client.set_chunking(config & 8 != 0);
+    if config & 0x80 != 0 {
+        // The same calls as suspending operations, resumed from poll(2).
+        client.set_nonblocking(true).expect("non-blocking mode");
+    }
     if config & 0x20 != 0 {
         client.debug().set_level(2);
         client.debug().set_sink(Some(Box::new(|_: &str| {})));
