@@ -16,7 +16,7 @@ use std::net::{TcpListener, TcpStream};
 use std::ptr::null;
 use std::time::{Duration, Instant};
 
-use common::scripted::{accepted_message, esmtp_opening, reply, Scripted};
+use common::scripted::{accepted_message, esmtp_opening, reply, send, Scripted, Step};
 use smtp::capi::*;
 
 fn c(s: &str) -> CString {
@@ -438,4 +438,153 @@ fn a_multi_handle_drives_several_sessions_to_the_same_bytes_from_one_thread() {
     }
     assert_eq!(smtp_multi_count(m), 0, "smtp_free takes a handle out");
     smtp_multi_free(m);
+}
+
+/// Server lines sent one after another, without reading.
+fn reply_lines(lines: &[&str]) -> Vec<Step> {
+    lines.iter().map(|l| send(l)).collect()
+}
+
+/// Runs one call on a non-blocking handle to completion, as an event loop
+/// would.
+fn complete(h: *mut smtp_handle, st: smtp_status) -> smtp_status {
+    finish(h, st).0
+}
+
+#[test]
+fn a_batch_completes_later_with_each_messages_status_written_then() {
+    // The same dialog as pipelining.rs's blocking batch test: the first
+    // message refused at its end (552), the second delivered, the second
+    // envelope travelling with the first end of data (RFC 2920), so no
+    // RSET between them.
+    let server = Scripted::start(
+        [
+            esmtp_opening(&["PIPELINING"]),
+            vec![Step::Burst(3)],
+            reply_lines(&["250 ok", "250 ok", "354 go"]),
+            vec![Step::Data],
+            vec![Step::Burst(3)],
+            reply_lines(&["552 5.3.4 too big", "250 ok", "250 ok", "354 go"]),
+            vec![Step::Data, send("250 queued")],
+            vec![Step::Sleep(Duration::from_millis(10))],
+        ]
+        .concat(),
+    );
+    let h = nonblocking_handle(10.0);
+    let st = smtp_connect(h, c("127.0.0.1").as_ptr(), u32::from(server.port));
+    assert_eq!(complete(h, st), SMTP_OK);
+    let from = c("a@x");
+    let to = c("b@y");
+    let to_list = [to.as_ptr()];
+    let bodies: [&[u8]; 2] = [b"big", b"small"];
+    let messages: Vec<smtp_message> = bodies
+        .iter()
+        .map(|b| smtp_message {
+            from: from.as_ptr(),
+            to: to_list.as_ptr(),
+            n_to: 1,
+            data: b.as_ptr(),
+            len: b.len(),
+        })
+        .collect();
+    // Written when the operation completes, not before.
+    let mut statuses = [-1 as smtp_status; 2];
+    let st = smtp_sendmail_batch(
+        h,
+        messages.as_ptr(),
+        2,
+        null(),
+        0,
+        null(),
+        0,
+        statuses.as_mut_ptr(),
+    );
+    assert_eq!(st, SMTP_AGAIN);
+    assert_eq!(statuses, [-1, -1], "nothing written while pending");
+    assert_eq!(
+        complete(h, st),
+        SMTP_ERR_DATA,
+        "the first error, as blocking"
+    );
+    assert_eq!(statuses, [SMTP_ERR_DATA, SMTP_OK]);
+    assert_eq!(smtp_batch_attempted(h), 2);
+    smtp_free(h);
+    assert!(!server.transcript().contains("RSET"));
+}
+
+#[test]
+fn lmtp_reads_one_reply_per_recipient_after_resumes() {
+    // RFC 2033 §4.2: "after the final ".", the server returns one reply
+    // for each recipient that was successfully named in a RCPT command".
+    // The two replies come apart: the operation waits between them.
+    let server = Scripted::start(
+        [
+            vec![send("220 lmtp.example LMTP"), Step::Line],
+            reply_lines(&["250-lmtp.example", "250 PIPELINING"]),
+            vec![Step::Burst(5)],
+            reply_lines(&[
+                "250 ok",
+                "250 ok",
+                "550 5.1.1 no such user",
+                "250 ok",
+                "354 go",
+            ]),
+            vec![Step::Data, send("250 2.0.0 delivered to b")],
+            vec![Step::Sleep(Duration::from_millis(300))],
+            vec![send("452 4.2.2 mailbox of d full")],
+            vec![Step::Sleep(Duration::from_millis(10))],
+        ]
+        .concat(),
+    );
+    let h = smtp_new_lmtp();
+    assert_eq!(
+        smtp_set_local_hostname(h, c("client.example").as_ptr()),
+        SMTP_OK
+    );
+    assert_eq!(smtp_set_nonblocking(h, 1), SMTP_OK);
+    let st = smtp_connect(h, c("127.0.0.1").as_ptr(), u32::from(server.port));
+    assert_eq!(complete(h, st), SMTP_OK);
+    let from = c("a@example.org");
+    let to: Vec<CString> = ["b@example.org", "c@example.org", "d@example.org"]
+        .iter()
+        .map(|a| c(a))
+        .collect();
+    let to_list: Vec<*const c_char> = to.iter().map(|a| a.as_ptr()).collect();
+    let msg = b"Subject: lmtp\r\n\r\nhi\r\n";
+    let st = smtp_sendmail(
+        h,
+        from.as_ptr(),
+        to_list.as_ptr(),
+        3,
+        msg.as_ptr(),
+        msg.len(),
+        null(),
+        0,
+        null(),
+        0,
+    );
+    let (st, waits) = finish(h, st);
+    assert!(waits >= 2, "the replies came apart: {waits} waits");
+    assert_eq!(st, SMTP_OK, "one recipient delivered");
+    assert_eq!(smtp_recipient_count(h), 3);
+    let codes: Vec<i32> = (0..3)
+        .map(|i| {
+            let mut code = 0;
+            assert_eq!(
+                smtp_recipient_get(
+                    h,
+                    i,
+                    std::ptr::null_mut(),
+                    &mut code,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut()
+                ),
+                SMTP_OK
+            );
+            code
+        })
+        .collect();
+    assert_eq!(codes, [250, 550, 452]);
+    smtp_free(h);
+    assert!(server.transcript().starts_with("LHLO client.example\r\n"));
 }
