@@ -14,7 +14,7 @@
  *
  * Prints one line of key=value fields: the wall time and the CPU time
  * (user + system, getrusage) from the first connect to the last QUIT, the
- * peak RSS (ru_maxrss), and the resident memory taken by the sessions open
+ * peak RSS (VmHWM), and the resident memory taken by the sessions open
  * at once while idle (all SESSIONS connected and greeted in multi mode; in
  * threads mode each thread's first session, connected and greeted, with
  * its thread) over a baseline measured just before, after one warm-up
@@ -57,10 +57,21 @@ static double cpu_seconds(void) {
          (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* The peak resident set of this program, in KiB: VmHWM of
+   /proc/self/status. getrusage's ru_maxrss would do but for one thing: Linux
+   carries it over exec, so a program started by a large parent (the Python
+   runner) would report the parent's pages it shared before exec. */
 static long peak_rss_kib(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kib = -1;
+  if (f == NULL)
+    return -1;
+  while (fgets(line, sizeof line, f) != NULL)
+    if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+      break;
+  fclose(f);
+  return kib;
 }
 
 /* The resident set now, in KiB (/proc/self/statm). */
