@@ -4,9 +4,11 @@
  * copies of MSGFILE with smtp_sendmail and quitting, spread in turn over
  * the smtp-sink PORTs on 127.0.0.1, done either
  *
- *   concurrency multi SESSIONS MESSAGES MSGFILE PORT...
- *     by every session at once, non-blocking, from this one thread with
- *     smtp_multi: all connect and greet, then all send and quit; or
+ *   concurrency multi OPEN SESSIONS MESSAGES MSGFILE PORT...
+ *     non-blocking, from this one thread with smtp_multi, OPEN sessions at
+ *     once: OPEN handles connect and greet, then each sends, quits, and
+ *     runs the next session left, until none is; with OPEN = SESSIONS,
+ *     every session at once; or
  *
  *   concurrency threads THREADS SESSIONS MESSAGES MSGFILE PORT...
  *     by THREADS threads on the blocking API, each running one session
@@ -15,10 +17,11 @@
  * Prints one line of key=value fields: the wall time and the CPU time
  * (user + system, getrusage) from the first connect to the last QUIT, the
  * peak RSS (VmHWM), and the resident memory taken by the sessions open
- * at once while idle (all SESSIONS connected and greeted in multi mode; in
- * threads mode each thread's first session, connected and greeted, with
- * its thread) over a baseline measured just before, after one warm-up
- * session. Exits 1 if any session failed.
+ * at once while idle (the OPEN first sessions connected and greeted in
+ * multi mode; in threads mode each thread's first session, connected and
+ * greeted, with its thread) over a baseline measured just before, after
+ * one warm-up session; also the time until they were all greeted. Exits 1
+ * if any session failed.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -124,10 +127,16 @@ enum step { CONNECTING, GREETING, READY, SENDING, QUITTING, DONE, FAILED };
 
 struct session {
   smtp_handle *h;
-  int index;
+  int index; /* the session this handle runs now */
   enum step step;
-  int sent;
+  int sent;  /* messages sent in this session */
+  long total; /* messages sent by this handle */
 };
+
+/* The next session to start, and whether sessions may send (not before
+   the idle measure). */
+static int next_session;
+static int go;
 
 struct entry {
   smtp_handle *h;
@@ -153,12 +162,15 @@ static void advance(struct session *s, smtp_status st) {
       break;
     case GREETING:
       s->step = READY;
-      return;
+      if (!go)
+        return;
+      /* fall through */
     case READY:
       s->step = SENDING;
       st = smtp_sendmail(s->h, from, to, 1, msg, msg_len, NULL, 0, NULL, 0);
       break;
     case SENDING:
+      s->total++;
       if (++s->sent < messages) {
         st = smtp_sendmail(s->h, from, to, 1, msg, msg_len, NULL, 0, NULL, 0);
       } else {
@@ -167,8 +179,16 @@ static void advance(struct session *s, smtp_status st) {
       }
       break;
     case QUITTING:
-      s->step = DONE;
-      return;
+      if (next_session >= sessions) {
+        s->step = DONE;
+        return;
+      }
+      /* The handle runs the next session. */
+      s->index = next_session++;
+      s->sent = 0;
+      s->step = CONNECTING;
+      st = smtp_connect(s->h, "127.0.0.1", port_of(s->index));
+      break;
     case DONE:
     case FAILED:
       return;
@@ -196,9 +216,9 @@ static void run_all(smtp_multi *m, struct entry *index, size_t n) {
   }
 }
 
-static void run_multi(void) {
-  struct session *all = calloc((size_t)sessions, sizeof *all);
-  struct entry *index = calloc((size_t)sessions, sizeof *index);
+static void run_multi(int at_once) {
+  struct session *all = calloc((size_t)at_once, sizeof *all);
+  struct entry *index = calloc((size_t)at_once, sizeof *index);
   if (all == NULL || index == NULL) {
     fprintf(stderr, "out of memory\n");
     exit(1);
@@ -212,9 +232,9 @@ static void run_multi(void) {
   long base = rss_kib();
   double cpu0 = cpu_seconds(), t0 = now();
 
-  for (int i = 0; i < sessions; i++) {
+  for (int i = 0; i < at_once; i++) {
     all[i].h = new_handle();
-    all[i].index = i;
+    all[i].index = next_session++;
     if (smtp_multi_add(m, all[i].h) != SMTP_OK) {
       fprintf(stderr, "smtp_multi_add failed\n");
       exit(1);
@@ -222,38 +242,41 @@ static void run_multi(void) {
     index[i].h = all[i].h;
     index[i].s = &all[i];
   }
-  qsort(index, (size_t)sessions, sizeof *index, by_handle);
-  for (int i = 0; i < sessions; i++)
-    advance(&all[i], smtp_connect(all[i].h, "127.0.0.1", port_of(i)));
-  run_all(m, index, (size_t)sessions);
+  qsort(index, (size_t)at_once, sizeof *index, by_handle);
+  for (int i = 0; i < at_once; i++)
+    advance(&all[i],
+            smtp_connect(all[i].h, "127.0.0.1", port_of(all[i].index)));
+  run_all(m, index, (size_t)at_once);
+  double greeted = now() - t0;
   long idle = rss_kib();
-  int open = 0;
-  for (int i = 0; i < sessions; i++)
-    open += all[i].step == READY;
+  int ready = 0;
+  for (int i = 0; i < at_once; i++)
+    ready += all[i].step == READY;
 
-  for (int i = 0; i < sessions; i++)
+  go = 1;
+  for (int i = 0; i < at_once; i++)
     if (all[i].step == READY)
       advance(&all[i], SMTP_OK);
-  run_all(m, index, (size_t)sessions);
+  run_all(m, index, (size_t)at_once);
   double wall = now() - t0, cpu = cpu_seconds() - cpu0;
 
   long sent = 0;
-  for (int i = 0; i < sessions; i++) {
-    sent += all[i].sent;
+  for (int i = 0; i < at_once; i++) {
+    sent += all[i].total;
     smtp_free(all[i].h);
   }
   smtp_multi_free(m);
   printf("mode=multi workers=1 sessions=%d open_at_once=%d messages=%ld "
-         "seconds=%.6f cpu_seconds=%.6f base_rss_kib=%ld idle_rss_kib=%ld "
-         "peak_rss_kib=%ld\n",
-         sessions, open, sent, wall, cpu, base, idle, peak_rss_kib());
+         "seconds=%.6f greeted_seconds=%.6f cpu_seconds=%.6f base_rss_kib=%ld "
+         "idle_rss_kib=%ld peak_rss_kib=%ld\n",
+         sessions, ready, sent, wall, greeted, cpu, base, idle, peak_rss_kib());
   free(index);
   free(all);
 }
 
 /* ----- threads: blocking sessions one after another ----- */
 
-static atomic_int next_session;
+static atomic_int next_thread_session;
 static atomic_long sent_total;
 static pthread_barrier_t barrier;
 
@@ -263,7 +286,7 @@ static void *worker(void *arg) {
   int waited = 0;
   (void)arg;
   for (;;) {
-    int i = atomic_fetch_add(&next_session, 1);
+    int i = atomic_fetch_add(&next_thread_session, 1);
     if (i >= sessions)
       break;
     smtp_handle *h = new_handle();
@@ -310,18 +333,19 @@ static void run_threads(int threads) {
       exit(1);
     }
   pthread_barrier_wait(&barrier);
+  double greeted = now() - t0;
   long idle = rss_kib();
   pthread_barrier_wait(&barrier);
   for (int t = 0; t < threads; t++)
     pthread_join(tid[t], NULL);
   double wall = now() - t0, cpu = cpu_seconds() - cpu0;
   pthread_barrier_destroy(&barrier);
-  int open = threads < sessions ? threads : sessions;
+  int at_once = threads < sessions ? threads : sessions;
   printf("mode=threads workers=%d sessions=%d open_at_once=%d messages=%ld "
-         "seconds=%.6f cpu_seconds=%.6f base_rss_kib=%ld idle_rss_kib=%ld "
-         "peak_rss_kib=%ld\n",
-         threads, sessions, open, atomic_load(&sent_total), wall, cpu, base,
-         idle, peak_rss_kib());
+         "seconds=%.6f greeted_seconds=%.6f cpu_seconds=%.6f base_rss_kib=%ld "
+         "idle_rss_kib=%ld peak_rss_kib=%ld\n",
+         threads, sessions, at_once, atomic_load(&sent_total), wall, greeted,
+         cpu, base, idle, peak_rss_kib());
   free(tid);
 }
 
@@ -343,16 +367,17 @@ static void read_message(const char *path) {
 }
 
 int main(int argc, char **argv) {
-  int threads = 0;
+  int threads = 0, at_once = 0;
   int at;
-  if (argc >= 6 && strcmp(argv[1], "multi") == 0) {
-    at = 2;
+  if (argc >= 7 && strcmp(argv[1], "multi") == 0) {
+    at_once = atoi(argv[2]);
+    at = 3;
   } else if (argc >= 7 && strcmp(argv[1], "threads") == 0) {
     threads = atoi(argv[2]);
     at = 3;
   } else {
     fprintf(stderr,
-            "usage: %s multi SESSIONS MESSAGES MSGFILE PORT...\n"
+            "usage: %s multi OPEN SESSIONS MESSAGES MSGFILE PORT...\n"
             "       %s threads THREADS SESSIONS MESSAGES MSGFILE PORT...\n",
             argv[0], argv[0]);
     return 2;
@@ -362,7 +387,8 @@ int main(int argc, char **argv) {
   read_message(argv[at + 2]);
   ports = argv + at + 3;
   n_ports = argc - at - 3;
-  if (sessions < 1 || messages < 1 || (threads < 1 && at == 3)) {
+  if (sessions < 1 || messages < 1 || threads + at_once < 1 ||
+      at_once > sessions) {
     fprintf(stderr, "bad counts\n");
     return 2;
   }
@@ -378,7 +404,7 @@ int main(int argc, char **argv) {
   if (threads > 0)
     run_threads(threads);
   else
-    run_multi();
+    run_multi(at_once);
   free(msg);
   return atomic_load(&failures) == 0 ? 0 : 1;
 }

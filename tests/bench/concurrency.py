@@ -3,7 +3,10 @@
 sending MESSAGES messages of 1 KiB to Postfix smtp-sink on loopback -- done
 by every session at once from one thread with the non-blocking API
 (smtp_multi), then by 8 and by 64 threads on the blocking API, each thread
-running one session after another.
+running one session after another; and, to tell the cost of the servers'
+SESSIONS open connections from the client's, from one thread with
+smtp_multi again but 64 sessions at a time (each handle running one
+session after another, as a thread does).
 
 Prints, per way: msgs/s (median over the rounds, the ways taking turns
 within each round so that a drift in the machine's speed touches them
@@ -82,12 +85,27 @@ def build(tmp):
     return exe
 
 
-def run(cmd):
+def cpu_of(pids):
+    """The CPU seconds (user + system) the processes `pids` used so far."""
+    ticks = 0
+    for pid in pids:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run(cmd, servers):
+    """Runs the client `cmd`: its report, with the CPU seconds the server
+    processes `servers` used meanwhile as server_cpu_seconds."""
+    before = cpu_of(servers)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if proc.returncode != 0:
         sys.exit("failed: %s\n%s" % (" ".join(cmd), proc.stderr.decode(errors="replace")))
     line = proc.stdout.decode().strip().splitlines()[-1]
-    return dict(kv.split("=", 1) for kv in line.split())
+    out = dict(kv.split("=", 1) for kv in line.split())
+    out["server_cpu_seconds"] = cpu_of(servers) - before
+    return out
 
 
 def main():
@@ -114,15 +132,18 @@ def main():
         ports = [str(port) for _, port in sinks]
         common = [str(a.sessions), str(a.messages), msgfile] + ports
         ways = [
-            ("%d sessions, one thread (smtp_multi)" % a.sessions, [exe, "multi"] + common),
+            ("one thread, non-blocking (smtp_multi), all %s sessions at once"
+             % "{:,}".format(a.sessions), [exe, "multi", str(a.sessions)] + common),
             ("8 threads, blocking", [exe, "threads", "8"] + common),
             ("64 threads, blocking", [exe, "threads", "64"] + common),
+            ("one thread, non-blocking (smtp_multi), 64 sessions at a time",
+             [exe, "multi", "64"] + common),
         ]
         results = {name: [] for name, _ in ways}
         try:
             for r in range(a.rounds):
                 for name, cmd in ways:
-                    out = run(cmd)
+                    out = run(cmd, [proc.pid for proc, _ in sinks])
                     want = a.sessions * a.messages
                     if int(out["messages"]) != want:
                         sys.exit("%s: %s messages sent of %d" % (name, out["messages"], want))
@@ -144,16 +165,19 @@ def main():
         idle = med(name, lambda o: (int(o["idle_rss_kib"]) - int(o["base_rss_kib"]))
                    / int(o["open_at_once"]))
         cpu = med(name, lambda o: float(o["cpu_seconds"]) / int(o["messages"]) * 1e6)
-        rows.append((name, rate, peak, idle, cpu, int(o[0]["open_at_once"])))
+        server = med(name, lambda o: o["server_cpu_seconds"] / int(o["messages"]) * 1e6)
+        rows.append((name, rate, peak, idle, cpu, int(o[0]["open_at_once"]), server))
     base = rows[1]
     total = a.sessions * a.messages
-    print("\n| %s sessions x %d messages of %d bytes, %d smtp-sink | msgs/s | vs 8 threads "
-          "| peak RSS | vs 8 threads | memory per open idle session | CPU per message |"
-          % ("{:,}".format(a.sessions), a.messages, a.size, a.sinks))
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, rate, peak, idle, cpu, open_ in rows:
-        print("| %s | %s | %.2f× | %.1f MiB | %.2f× | %.1f KiB (%d open) | %.1f µs |" % (
-            name, "{:,.0f}".format(rate), rate / base[1], peak, peak / base[2], idle, open_, cpu))
+    print("\n| %s sessions x %d messages of %s bytes, %d smtp-sink | msgs/s | vs 8 threads "
+          "| peak RSS | vs 8 threads | memory per open idle session | CPU per message "
+          "| smtp-sink CPU per message |"
+          % ("{:,}".format(a.sessions), a.messages, "{:,}".format(a.size), a.sinks))
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, rate, peak, idle, cpu, open_, server in rows:
+        print("| %s | %s | %.2f× | %.1f MiB | %.2f× | %.1f KiB (%d open) | %.1f µs | %.1f µs |" % (
+            name, "{:,.0f}".format(rate), rate / base[1], peak, peak / base[2], idle, open_,
+            cpu, server))
     print("\n%d messages per run, %d rounds; rates and per-message figures are medians, "
           "peak RSS the largest." % (total, a.rounds))
 
