@@ -96,8 +96,17 @@ fn run_many(s: &Scale, valgrind: bool) {
             .any(|l| l == format!("connected at once: {}", s.sessions)),
         "{stdout}"
     );
-    // One thread drove them all.
+    // One thread drove them all, without waiting for any: a non-blocking
+    // TCP connect returns before the handshake (EINPROGRESS), so each
+    // smtp_connect returned SMTP_AGAIN and, after the loop that started
+    // them, every session had an operation pending.
     assert!(stdout.lines().any(|l| l == "threads: 1"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l == format!("most pending at once: {}", s.sessions)),
+        "{stdout}"
+    );
     for i in 0..s.sessions {
         let line = stdout
             .lines()
@@ -113,6 +122,9 @@ fn run_many(s: &Scale, valgrind: bool) {
         } else {
             assert_eq!(fields[6], "-", "{line}");
         }
+        // At least its connect completed through smtp_multi_next.
+        let waited: usize = fields[8].parse().unwrap();
+        assert!(waited >= 1, "{line}");
     }
 
     // smtp-sink: each plain session's messages, once each, whole, at the

@@ -13,7 +13,8 @@ within each round so that a drift in the machine's speed touches them
 alike), peak RSS (the largest), the resident memory per session open at
 once while idle (medians; all SESSIONS connected and greeted for the
 multi, one connected session and its thread for the threads), CPU time per
-message (user + system, median), and the ratios to 8 threads.
+message (user + system, median) of the client and of the smtp-sink
+processes, and the ratios to 8 threads.
 
 Run by hand (it is not part of the test suite):
     python3 tests/bench/concurrency.py [--sessions 1000] [--messages 10]

@@ -11,8 +11,11 @@
  *
  * Prints "connected at once: N" when every session has been greeted (and
  * has finished STARTTLS) and none has sent yet, then one line per session,
- * "session I STATUS sent M tls VERSION" (STATUS the smtp_error_name of its
- * final status, "OK" when every step succeeded), then "threads: T" from
+ * "session I STATUS sent M tls VERSION waited W" (STATUS the
+ * smtp_error_name of its final status, "OK" when every step succeeded; W
+ * the number of its operations that returned SMTP_AGAIN and completed
+ * later, through smtp_multi_next), then "most pending at once: P" (the
+ * largest smtp_multi_pending seen) and "threads: T" from
  * /proc/self/status. Exits 0 only when every session succeeded.
  * tests/nonblocking_scale.rs checks what the servers stored, and runs a
  * smaller set under valgrind. Message N of session I is built by
@@ -41,6 +44,9 @@ struct session {
   unsigned port;
   enum step step;
   int sent;
+  /* Operations that returned SMTP_AGAIN and completed later, reported by
+     smtp_multi_next. */
+  int waited;
   smtp_status final;
   char tls_version[32];
   /* The message being sent: smtp_sendmail does not copy it, so it stays
@@ -147,8 +153,12 @@ static void advance(struct session *s, smtp_status st) {
 
 /* Runs the multi until no operation is pending, advancing each session
    whose operation completed. 0, or -1 on a poll failure. */
+static int most_pending;
+
 static int run_all(smtp_multi *m, struct entry *index, size_t n) {
   while (smtp_multi_pending(m) > 0) {
+    if (smtp_multi_pending(m) > most_pending)
+      most_pending = smtp_multi_pending(m);
     if (smtp_multi_run(m, 1000) < 0) {
       fprintf(stderr, "smtp_multi_run: %s\n", strerror(errno));
       return -1;
@@ -162,6 +172,7 @@ static int run_all(smtp_multi *m, struct entry *index, size_t n) {
         fprintf(stderr, "smtp_multi_next gave an unknown handle\n");
         return -1;
       }
+      e->s->waited++;
       advance(e->s, st);
     }
   }
@@ -286,9 +297,10 @@ int main(int argc, char **argv) {
     }
     if (s->final != SMTP_OK)
       failures++;
-    printf("session %d %s sent %d tls %s\n", i, smtp_error_name(s->final),
-           s->sent, s->tls_version);
+    printf("session %d %s sent %d tls %s waited %d\n", i,
+           smtp_error_name(s->final), s->sent, s->tls_version, s->waited);
   }
+  printf("most pending at once: %d\n", most_pending);
   printf("threads: %d\n", thread_count());
 
   for (int i = 0; i < n; i++)
