@@ -6,7 +6,8 @@ by every session at once from one thread with the non-blocking API
 running one session after another; and, to tell the cost of the servers'
 SESSIONS open connections from the client's, from one thread with
 smtp_multi again but 64 sessions at a time (each handle running one
-session after another, as a thread does).
+session after another, as a thread does); and with as many blocking
+threads as sessions, all open at once as with the multi.
 
 Prints, per way: msgs/s (median over the rounds, the ways taking turns
 within each round so that a drift in the machine's speed touches them
@@ -148,6 +149,8 @@ def main():
             ("64 threads, blocking", [exe, "threads", "64"] + common),
             ("one thread, non-blocking (smtp_multi), 64 sessions at a time",
              [exe, "multi", "64"] + common),
+            ("%s threads, blocking (all sessions at once)" % "{:,}".format(a.sessions),
+             [exe, "threads", str(a.sessions)] + common),
         ]
         results = {name: [] for name, _ in ways}
         try:
