@@ -88,7 +88,7 @@ def build(tmp):
     if not os.path.lexists(link):
         os.symlink("libsmtp.so", link)
     exe = os.path.join(tmp, "concurrency")
-    subprocess.run(["gcc", "-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
+    subprocess.run(["gcc", "-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Wpedantic", "-Werror",
                     "-I" + os.path.join(ROOT, "include"), os.path.join(HERE, "concurrency.c"),
                     "-o", exe, "-pthread", "-L" + LIBDIR, "-lsmtp", "-Wl,-rpath," + LIBDIR],
                    check=True)
