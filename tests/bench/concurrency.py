@@ -147,8 +147,8 @@ def main():
              % "{:,}".format(a.sessions), [exe, "multi", str(a.sessions)] + common),
             ("8 threads, blocking", [exe, "threads", "8"] + common),
             ("64 threads, blocking", [exe, "threads", "64"] + common),
-            ("one thread, non-blocking (smtp_multi), 64 sessions at a time",
-             [exe, "multi", "64"] + common),
+            ("one thread, non-blocking (smtp_multi), %d sessions at a time" % min(64, a.sessions),
+             [exe, "multi", str(min(64, a.sessions))] + common),
             ("%s threads, blocking (all sessions at once)" % "{:,}".format(a.sessions),
              [exe, "threads", str(a.sessions)] + common),
         ]
