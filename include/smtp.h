@@ -139,7 +139,8 @@ typedef struct smtp_handle smtp_handle;
 
 /**
  * A set of non-blocking handles driven together. Opaque. Created by
- * `smtp_multi_new`, freed by `smtp_multi_free`. One thread at a time.
+ * `smtp_multi_new`, freed by `smtp_multi_free`. One thread at a time, the
+ * thread that uses its handles.
  */
 typedef struct smtp_multi smtp_multi;
 
@@ -848,7 +849,8 @@ smtp_status smtp_send_message(struct smtp_handle *h, const uint8_t *msg, size_t 
 smtp_status smtp_parse_address_list(struct smtp_handle *h, const char *list, const char **addresses, size_t cap, size_t *n);
 
 /**
- * Creates an empty multi handle; NULL only on an internal fault.
+ * Creates an empty multi handle; NULL only on an internal fault (or when
+ * the system refuses an epoll descriptor).
  */
 struct smtp_multi *smtp_multi_new(void);
 
@@ -886,12 +888,12 @@ int smtp_multi_pending(const struct smtp_multi *m);
 
 /**
  * Waits at most `timeout_ms` milliseconds (-1: no limit but the handles'
- * own deadlines; 0: only look) in one poll(2) over the descriptors of
- * every handle of `m` with an operation pending, then resumes each whose
+ * own deadlines; 0: only look) for any handle of `m` with an operation
+ * pending (one epoll wait over them all), then resumes each whose
  * descriptor is ready or whose `smtp_wait_ms` has run out. Returns how
  * many operations completed in this call (take them with
  * `smtp_multi_next`), 0 at once when no handle of `m` has an operation
- * pending, or -1 when poll(2) failed (errno tells; EINTR is not a
+ * pending, or -1 when the wait failed (errno tells; EINTR is not a
  * failure: 0 is returned).
  */
 int smtp_multi_run(struct smtp_multi *m, int timeout_ms);

@@ -64,6 +64,9 @@ pub(crate) type Watched = Weak<dyn AsFd + Send + Sync>;
 struct State {
     wait: Option<Wait>,
     socket: Option<Watched>,
+    /// Counts the sockets attached: a descriptor number seen again with
+    /// another count is another socket (the first was closed).
+    generation: u64,
 }
 
 /// The wait of a session's pending operation, shared between the session
@@ -85,7 +88,16 @@ impl Waiter {
 
     /// The socket of a new connection: what `block` watches.
     pub(crate) fn attach(&self, socket: Watched) {
-        self.lock().socket = Some(socket);
+        let mut state = self.lock();
+        state.socket = Some(socket);
+        state.generation += 1;
+    }
+
+    /// Which socket a recorded descriptor belongs to: it changes with each
+    /// new connection, so that a watcher can tell a reused descriptor
+    /// number from the socket it registered.
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
     }
 
     /// Records what the operation now waits for.

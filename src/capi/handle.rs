@@ -6,7 +6,7 @@ use std::time::Duration;
 use std::sync::Arc;
 use std::task::Poll;
 
-use super::multi::smtp_multi;
+use super::multi::Book;
 use super::{
     cstr, enhanced_cstring, guard, op, opt_cstr, run, silent_catch, smtp_status, to_cstring,
     OpFuture, SMTP_AGAIN, SMTP_ERR_INTERNAL, SMTP_ERR_INVALID, SMTP_OK,
@@ -27,8 +27,8 @@ pub struct smtp_handle {
     pub(super) client: Client,
     /// The session's waiter: what a pending operation waits for.
     pub(super) waiter: Arc<Waiter>,
-    /// The multi handle this handle is in, or NULL.
-    pub(super) multi: *mut smtp_multi,
+    /// The bookkeeping of the multi handle this handle is in.
+    pub(super) multi: Option<std::rc::Rc<std::cell::RefCell<Book>>>,
     pub(super) last: Option<Error>,
     pub(super) view: View,
     /// What the last `smtp_parse_address_list` lent out.
@@ -62,7 +62,7 @@ impl smtp_handle {
         let mut h = smtp_handle {
             pending: None,
             waiter: client.waiter().clone(),
-            multi: std::ptr::null_mut(),
+            multi: None,
             client,
             last: None,
             view: View::default(),
@@ -114,6 +114,18 @@ impl smtp_handle {
         )
     }
 
+    /// Starts (`Some`) or ends (`None`) the pending operation, telling the
+    /// multi handle, if any, that this handle's wait changed.
+    pub(super) fn set_pending(&mut self, fut: Option<OpFuture>) {
+        let was = self.pending.is_some();
+        self.pending = fut;
+        let now = self.pending.is_some();
+        let me: *const smtp_handle = self;
+        if let Some(book) = &self.multi {
+            book.borrow_mut().changed(me, was, now);
+        }
+    }
+
     /// Records how a call's operation ended: `None` when it is pending
     /// (SMTP_AGAIN), a panic's message when one was caught (the pending
     /// operation, if any, is dropped and the connection closed).
@@ -123,7 +135,7 @@ impl smtp_handle {
     ) -> smtp_status {
         match outcome {
             Ok(Some(result)) => {
-                self.pending = None;
+                self.set_pending(None);
                 self.waiter.clear();
                 self.record(result)
             }
@@ -159,7 +171,7 @@ impl smtp_handle {
 
     /// Drops the pending operation, if any, and closes the connection.
     pub(super) fn abandon(&mut self) {
-        self.pending = None;
+        self.set_pending(None);
         self.waiter.clear();
         self.client.close();
     }
@@ -376,8 +388,8 @@ pub extern "C" fn smtp_free(h: *mut smtp_handle) {
     guard((), || {
         // SAFETY: `h` came from Box::into_raw in new_handle and, by the
         // caller's contract, has not been freed before.
-        let handle = unsafe { Box::from_raw(h) };
-        super::multi::leave(&handle, h);
+        let mut handle = unsafe { Box::from_raw(h) };
+        super::multi::leave(&mut handle, h);
         drop(handle);
     })
 }

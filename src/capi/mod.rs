@@ -294,7 +294,7 @@ where
         match poll_once(fut.as_mut(), &context_waker()) {
             Poll::Ready(r) => Some(r),
             Poll::Pending => {
-                h.pending = Some(fut);
+                h.set_pending(Some(fut));
                 None
             }
         }
