@@ -124,7 +124,8 @@ struct Timed {
     /// The read and write timeouts last set on the socket.
     rcv: Option<Duration>,
     snd: Option<Duration>,
-    /// The socket is non-blocking for a look at what is waiting.
+    /// A look at what is waiting is under way: reads do not wait
+    /// (MSG_DONTWAIT), and a write OpenSSL makes meanwhile is made as it is.
     probing: bool,
 }
 
@@ -242,6 +243,16 @@ impl Timed {
 
 impl Read for Timed {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.probing {
+            // A look at what is waiting, which never waits whatever the
+            // socket's mode (MSG_DONTWAIT: no mode switch, no system call
+            // but this one).
+            let got = match &self.sock {
+                Sock::Tcp(s) => rustix::net::recv(&**s, buf, rustix::net::RecvFlags::DONTWAIT),
+                Sock::Unix(s) => rustix::net::recv(&**s, buf, rustix::net::RecvFlags::DONTWAIT),
+            };
+            return got.map(|(n, _)| n).map_err(io::Error::from);
+        }
         self.timed(false, |s| match s {
             Sock::Tcp(s) => (&**s).read(buf),
             Sock::Unix(s) => (&**s).read(buf),
@@ -449,7 +460,7 @@ pub struct Connection {
     unacked: bool,
 }
 
-const READ_BUF: usize = 16 * 1024;
+const READ_BUF: usize = 4 * 1024;
 
 /// The deadline `timeout` from now. The session refuses timeouts too long
 /// to add to a clock, so the fallback never serves; it keeps this total.
@@ -666,17 +677,10 @@ impl Connection {
         let Some(t) = self.stream.timed() else {
             return Ok(0);
         };
-        let blocking = !t.nonblocking;
-        if blocking {
-            t.set_os_nonblocking(true)?;
-        }
         t.probing = true;
         let got = self.stream.read(&mut self.buf);
         if let Some(t) = self.stream.timed() {
             t.probing = false;
-            if blocking {
-                t.set_os_nonblocking(false)?;
-            }
         }
         match got {
             Ok(n) => {
