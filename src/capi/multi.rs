@@ -413,7 +413,10 @@ fn run(book: &RefCell<Book>, timeout_ms: c_int) -> c_int {
 /// `status` is not NULL); NULL when none is left. Operations that completed
 /// without SMTP_AGAIN (their call returned the status) are not listed.
 #[no_mangle]
-pub extern "C" fn smtp_multi_next(m: *mut smtp_multi, status: *mut smtp_status) -> *mut smtp_handle {
+pub extern "C" fn smtp_multi_next(
+    m: *mut smtp_multi,
+    status: *mut smtp_status,
+) -> *mut smtp_handle {
     // SAFETY: NULL or live, by the header's contract.
     let Some(multi) = (unsafe { m.as_ref() }) else {
         return std::ptr::null_mut();

@@ -348,8 +348,7 @@ impl Session {
         self.conn()?;
         // Each response and the reply to it is one operation; a reply sent
         // ahead of the response is refused, as before any command.
-        self.refuse_unsolicited("before", "the AUTH response")
-            .await?;
+        self.refuse_unsolicited("before", "the AUTH response")?;
         self.begin_op("the AUTH response");
         self.debug.sent_secret();
         self.send(line.as_bytes()).await

@@ -402,7 +402,7 @@ impl Session {
     /// reply) would be taken as this command's reply. They are a protocol
     /// error, and the connection is closed, as for STARTTLS injection.
     /// `at` and `what` say where: "before" "AUTH".
-    pub(crate) async fn refuse_unsolicited(&mut self, at: &str, what: &str) -> Result<()> {
+    pub(crate) fn refuse_unsolicited(&mut self, at: &str, what: &str) -> Result<()> {
         let Some(conn) = &mut self.conn else {
             return Ok(());
         };
@@ -481,7 +481,7 @@ impl Session {
         self.refuse_in_body(verb)?;
         let line = command::build(verb, args, self.smtputf8)?;
         self.conn()?;
-        self.refuse_unsolicited("before", verb).await?;
+        self.refuse_unsolicited("before", verb)?;
         self.begin_op(verb);
         self.debug.sent(&line);
         self.send(&line).await
@@ -493,7 +493,7 @@ impl Session {
         self.refuse_in_body(verb)?;
         let line = Secret::new(command::build(verb, args, self.smtputf8)?);
         self.conn()?;
-        self.refuse_unsolicited("before", verb).await?;
+        self.refuse_unsolicited("before", verb)?;
         self.begin_op(verb);
         self.debug.sent_redacted(verb);
         self.send(line.as_bytes()).await

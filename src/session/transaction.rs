@@ -380,7 +380,7 @@ impl Session {
             lines.push(command::build("DATA", "", false)?);
         }
         if self.deferred.is_none() {
-            self.refuse_unsolicited("before", "MAIL").await?;
+            self.refuse_unsolicited("before", "MAIL")?;
         }
         self.begin_op("the pipelined MAIL, RCPT and DATA");
         for line in &lines {
@@ -610,8 +610,7 @@ impl Session {
         let r = self.read_final(body, &mut results, true).await;
         self.results = results;
         let r = r?;
-        self.refuse_unsolicited("after the reply to", "the end of data")
-            .await?;
+        self.refuse_unsolicited("after the reply to", "the end of data")?;
         Ok(r)
     }
 
