@@ -588,3 +588,37 @@ fn lmtp_reads_one_reply_per_recipient_after_resumes() {
     smtp_free(h);
     assert!(server.transcript().starts_with("LHLO client.example\r\n"));
 }
+
+#[test]
+fn a_connected_blocking_handle_switches_to_non_blocking_and_back() {
+    // smtp_set_nonblocking applies to the connection already open: the
+    // next call suspends instead of waiting, and after switching back the
+    // calls wait again.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port() as u32;
+    let server = std::thread::spawn(move || {
+        let mut peer = Peer::accept(&listener);
+        peer.say("220 hi\r\n");
+        assert_eq!(peer.line(), "NOOP\r\n");
+        // The client is non-blocking now: it must not wait for this reply.
+        std::thread::sleep(Duration::from_millis(300));
+        peer.say("250 first\r\n");
+        assert_eq!(peer.line(), "NOOP\r\n");
+        std::thread::sleep(Duration::from_millis(100));
+        peer.say("250 second\r\n");
+    });
+    let h = smtp_new();
+    assert_eq!(smtp_set_timeout(h, 10.0), SMTP_OK);
+    assert_eq!(smtp_connect(h, c("127.0.0.1").as_ptr(), port), SMTP_OK);
+    assert_eq!(smtp_set_nonblocking(h, 1), SMTP_OK);
+    let st = smtp_noop(h);
+    assert_eq!(st, SMTP_AGAIN, "the reply is 300 ms away: it did not wait");
+    assert_eq!(smtp_want(h), SMTP_WANT_READ);
+    assert_eq!(complete(h, st), SMTP_OK);
+    assert_eq!(text(smtp_reply_text(h)), "first");
+    assert_eq!(smtp_set_nonblocking(h, 0), SMTP_OK);
+    assert_eq!(smtp_noop(h), SMTP_OK, "blocking again: the call waits");
+    assert_eq!(text(smtp_reply_text(h)), "second");
+    server.join().unwrap();
+    smtp_free(h);
+}
