@@ -650,6 +650,8 @@ smtp_status smtp_connect(struct smtp_handle *h, const char *host, unsigned int p
 /**
  * Closes the connection without QUIT (smtplib `close()`). The handle stays
  * usable: `smtp_connect` may be called again. Always SMTP_OK for a handle.
+ * An operation pending on a non-blocking handle is abandoned (nothing
+ * more is sent or read for it).
  */
 smtp_status smtp_close(struct smtp_handle *h);
 
@@ -1266,6 +1268,9 @@ smtp_status smtp_sendmail_callback(struct smtp_handle *h, const char *from, cons
  * sent after a 4.5.3) and every message from `smtp_batch_attempted(h)` on is
  * SMTP_ERR_NOT_ATTEMPTED: "k of n sent, the rest not attempted, connection
  * closed". Reconnect (and STARTTLS and log in again) and send those.
+ * On a non-blocking handle `statuses` is written when the operation
+ * completes (in the `smtp_resume` that completes it); a batch abandoned
+ * by `smtp_close` or `smtp_free` leaves it as it was.
  *
  * Returns SMTP_OK when every message was accepted; otherwise the first
  * failed message's status (SMTP_ERR_NOT_ATTEMPTED when all the judged ones

@@ -362,6 +362,8 @@ pub extern "C" fn smtp_connect(
 
 /// Closes the connection without QUIT (smtplib `close()`). The handle stays
 /// usable: `smtp_connect` may be called again. Always SMTP_OK for a handle.
+/// An operation pending on a non-blocking handle is abandoned (nothing
+/// more is sent or read for it).
 #[no_mangle]
 pub extern "C" fn smtp_close(h: *mut smtp_handle) -> smtp_status {
     // SAFETY: as in `run`.

@@ -279,6 +279,9 @@ pub struct smtp_message {
 /// sent after a 4.5.3) and every message from `smtp_batch_attempted(h)` on is
 /// SMTP_ERR_NOT_ATTEMPTED: "k of n sent, the rest not attempted, connection
 /// closed". Reconnect (and STARTTLS and log in again) and send those.
+/// On a non-blocking handle `statuses` is written when the operation
+/// completes (in the `smtp_resume` that completes it); a batch abandoned
+/// by `smtp_close` or `smtp_free` leaves it as it was.
 ///
 /// Returns SMTP_OK when every message was accepted; otherwise the first
 /// failed message's status (SMTP_ERR_NOT_ATTEMPTED when all the judged ones
