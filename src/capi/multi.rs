@@ -175,13 +175,11 @@ impl Book {
         None
     }
 
-    fn remove(&mut self, k: Key) {
+    /// Takes out member `k`, which has an operation pending or not.
+    fn remove(&mut self, k: Key, pending: bool) {
         self.unregister(k);
-        if self.members.remove(&k) {
-            // SAFETY: it was a member, so it is live.
-            if unsafe { &*(k as *const smtp_handle) }.pending.is_some() {
-                self.pending -= 1;
-            }
+        if self.members.remove(&k) && pending {
+            self.pending -= 1;
         }
         self.done.retain(|(x, _)| *x != k);
     }
@@ -197,7 +195,7 @@ pub struct smtp_multi {
 /// Takes a handle being freed out of its multi handle, if any.
 pub(super) fn leave(h: &mut smtp_handle, ptr: *mut smtp_handle) {
     if let Some(book) = h.multi.take() {
-        book.borrow_mut().remove(key(ptr));
+        book.borrow_mut().remove(key(ptr), h.pending.is_some());
     }
 }
 
@@ -265,7 +263,7 @@ pub extern "C" fn smtp_multi_add(m: *mut smtp_multi, h: *mut smtp_handle) -> smt
             )));
         }
         if handle.pending.is_none() {
-            let st = super::smtp_set_nonblocking(h, 1);
+            let st = super::run(handle, |c| c.set_nonblocking(true));
             if st != SMTP_OK {
                 return st;
             }
