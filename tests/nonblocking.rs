@@ -286,7 +286,7 @@ fn a_streamed_body_is_fed_piece_by_piece_when_the_socket_takes_more() {
         0,
     );
     assert_eq!(finish(h, st).0, SMTP_OK);
-    // 64 pieces of 64 KiB, each line starting with a dot to be stuffed.
+    // 256 pieces of 64 KiB (16 MiB), each line starting with a dot to be stuffed.
     let line = {
         let mut l = vec![b'x'; 1022];
         l[0] = b'.';
@@ -295,7 +295,7 @@ fn a_streamed_body_is_fed_piece_by_piece_when_the_socket_takes_more() {
     };
     let piece: Vec<u8> = line.iter().copied().cycle().take(64 * 1024).collect();
     let mut again = 0;
-    for _ in 0..64 {
+    for _ in 0..256 {
         let st = smtp_send_write(h, piece.as_ptr(), piece.len());
         if st == SMTP_AGAIN {
             again += 1;
@@ -305,7 +305,7 @@ fn a_streamed_body_is_fed_piece_by_piece_when_the_socket_takes_more() {
     }
     assert!(
         again > 0,
-        "4 MiB cannot all fit in the socket buffers at once"
+        "16 MiB cannot all fit in the socket buffers at once"
     );
     assert_eq!(finish(h, smtp_send_end(h)).0, SMTP_OK);
     assert_eq!(smtp_reply_code(h), 250);
@@ -318,7 +318,7 @@ fn a_streamed_body_is_fed_piece_by_piece_when_the_socket_takes_more() {
     // additional period is inserted at the beginning of the line."
     let stuffed_line = [b".".as_slice(), &line].concat();
     let expected: Vec<u8> = std::iter::repeat(stuffed_line.as_slice())
-        .take(64 * 64)
+        .take(256 * 64)
         .flatten()
         .copied()
         .chain(b".\r\n".iter().copied())
@@ -453,25 +453,16 @@ fn complete(h: *mut smtp_handle, st: smtp_status) -> smtp_status {
 
 #[test]
 fn a_batch_completes_later_with_each_messages_status_written_then() {
-    // The same dialog as pipelining.rs's blocking batch test: the first
-    // message refused at its end (552), the second delivered, the second
-    // envelope travelling with the first end of data (RFC 2920), so no
-    // RSET between them.
-    let server = Scripted::start(
-        [
-            esmtp_opening(&["PIPELINING"]),
-            vec![Step::Burst(3)],
-            reply_lines(&["250 ok", "250 ok", "354 go"]),
-            vec![Step::Data],
-            vec![Step::Burst(3)],
-            reply_lines(&["552 5.3.4 too big", "250 ok", "250 ok", "354 go"]),
-            vec![Step::Data, send("250 queued")],
-            vec![Step::Sleep(Duration::from_millis(10))],
-        ]
-        .concat(),
-    );
+    // The dialog of pipelining.rs's blocking batch test: the first message
+    // refused at its end (552), the second delivered, the second envelope
+    // travelling with the first end of data (RFC 2920), so no RSET between
+    // them. The test plays the server, after the call has returned.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port() as u32;
     let h = nonblocking_handle(10.0);
-    let st = smtp_connect(h, c("127.0.0.1").as_ptr(), u32::from(server.port));
+    let st = smtp_connect(h, c("127.0.0.1").as_ptr(), port);
+    let mut peer = Peer::accept(&listener);
+    peer.say("220 hi\r\n");
     assert_eq!(complete(h, st), SMTP_OK);
     let from = c("a@x");
     let to = c("b@y");
@@ -499,8 +490,27 @@ fn a_batch_completes_later_with_each_messages_status_written_then() {
         0,
         statuses.as_mut_ptr(),
     );
-    assert_eq!(st, SMTP_AGAIN);
+    assert_eq!(st, SMTP_AGAIN, "EHLO is not answered yet");
     assert_eq!(statuses, [-1, -1], "nothing written while pending");
+    let server = std::thread::spawn(move || {
+        let mut got = String::new();
+        let mut lines = |peer: &mut Peer, n: usize| {
+            for _ in 0..n {
+                got.push_str(&peer.line());
+            }
+        };
+        lines(&mut peer, 1);
+        peer.say("250-mx.example\r\n250 PIPELINING\r\n");
+        lines(&mut peer, 3);
+        peer.say("250 ok\r\n250 ok\r\n354 go\r\n");
+        // The first body and its end, then the next envelope in the same
+        // write, before any reply.
+        lines(&mut peer, 5);
+        peer.say("552 5.3.4 too big\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+        lines(&mut peer, 2);
+        peer.say("250 queued\r\n");
+        got
+    });
     assert_eq!(
         complete(h, st),
         SMTP_ERR_DATA,
@@ -508,8 +518,15 @@ fn a_batch_completes_later_with_each_messages_status_written_then() {
     );
     assert_eq!(statuses, [SMTP_ERR_DATA, SMTP_OK]);
     assert_eq!(smtp_batch_attempted(h), 2);
+    assert_eq!(
+        server.join().unwrap(),
+        "EHLO client.example\r\n\
+         MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n\
+         big\r\n.\r\n\
+         MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n\
+         small\r\n.\r\n"
+    );
     smtp_free(h);
-    assert!(!server.transcript().contains("RSET"));
 }
 
 #[test]
@@ -564,7 +581,7 @@ fn lmtp_reads_one_reply_per_recipient_after_resumes() {
         0,
     );
     let (st, waits) = finish(h, st);
-    assert!(waits >= 2, "the replies came apart: {waits} waits");
+    assert!(waits >= 1, "the second reply came 300 ms after the first");
     assert_eq!(st, SMTP_OK, "one recipient delivered");
     assert_eq!(smtp_recipient_count(h), 3);
     let codes: Vec<i32> = (0..3)
