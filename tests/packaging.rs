@@ -434,6 +434,41 @@ fn fully_static_program_built_with_pkg_config_static_sends_mail() {
 }
 
 #[test]
+fn the_poll_example_copied_out_and_built_against_the_installed_library_delivers() {
+    // A user's event-loop program: examples-c/poll.c copied to a directory
+    // of its own, built with the installed header and pkg-config's flags
+    // alone, runs 20 non-blocking sessions from one thread.
+    let (dir, prefix) = install();
+    let work = dir.path().join("user-program");
+    std::fs::create_dir(&work).unwrap();
+    let src = work.join("poll.c");
+    std::fs::copy(common::repo_root().join("examples-c/poll.c"), &src).unwrap();
+    let exe = work.join("poll");
+    let mut gcc = Command::new("gcc");
+    gcc.args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .args(pkg_config(&prefix, &["--cflags", "--libs"]).split_whitespace())
+        .current_dir(&work);
+    common::run_ok(&mut gcc, "gcc with pkg-config's flags alone", "gcc");
+    let sink = SmtpSink::start(&[]);
+    let out = run(
+        Command::new(&exe)
+            .args(["127.0.0.1", &sink.port.to_string(), "20", "2"])
+            .env("LD_LIBRARY_PATH", prefix.join("lib"))
+            .current_dir(&work),
+        "the installed poll example",
+        "gcc",
+    );
+    assert!(
+        out.ends_with("20 session(s): 20 ok, 0 failed; 40 message(s) sent\n"),
+        "{out}"
+    );
+    assert_eq!(sink.dumps(40).len(), 40, "every message arrives");
+}
+
+#[test]
 fn installed_smtp_send_has_no_rpath_and_sends_mail() {
     let (_dir, prefix) = install();
     let exe = prefix.join("bin/smtp-send");
