@@ -46,13 +46,19 @@ impl Wait {
 
     /// Milliseconds until `until`, rounded up (0 when due).
     pub fn ms_left(&self) -> u64 {
-        let left = self.until.saturating_duration_since(Instant::now());
-        let ms = left.as_millis() as u64;
-        if Duration::from_millis(ms) < left {
-            ms + 1
-        } else {
-            ms
-        }
+        ms_until(self.until)
+    }
+}
+
+/// Milliseconds from now until `until`, rounded up so that a wait of that
+/// long ends at or after it (0 when due).
+pub fn ms_until(until: Instant) -> u64 {
+    let left = until.saturating_duration_since(Instant::now());
+    let ms = left.as_millis() as u64;
+    if Duration::from_millis(ms) < left {
+        ms + 1
+    } else {
+        ms
     }
 }
 

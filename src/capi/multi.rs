@@ -19,6 +19,7 @@ use std::time::Instant;
 use super::handle::smtp_handle;
 use super::{guard, smtp_status, SMTP_AGAIN, SMTP_ERR_INTERNAL, SMTP_ERR_INVALID, SMTP_OK};
 use crate::error::Error;
+use crate::wait::ms_until;
 
 /// A handle, by its address (the pointer the caller holds).
 type Key = usize;
@@ -59,7 +60,7 @@ impl Book {
     pub(super) fn changed(&mut self, h: *const smtp_handle, was: bool, now: bool) {
         match (was, now) {
             (false, true) => self.pending += 1,
-            (true, false) => self.pending -= 1,
+            (true, false) => self.pending = self.pending.saturating_sub(1),
             _ => {}
         }
         self.dirty.push(key(h));
@@ -179,7 +180,7 @@ impl Book {
     fn remove(&mut self, k: Key, pending: bool) {
         self.unregister(k);
         if self.members.remove(&k) && pending {
-            self.pending -= 1;
+            self.pending = self.pending.saturating_sub(1);
         }
         self.done.retain(|(x, _)| *x != k);
     }
@@ -355,9 +356,7 @@ fn run(book: &RefCell<Book>, timeout_ms: c_int) -> c_int {
         }
         let mut wait_ms = timeout_ms;
         if let Some(until) = b.next_timer() {
-            let left = until.saturating_duration_since(Instant::now());
-            let ms = left.as_millis() as u64 + u64::from(left.subsec_nanos() % 1_000_000 != 0);
-            let ms = ms.min(c_int::MAX as u64) as c_int;
+            let ms = ms_until(until).min(c_int::MAX as u64) as c_int;
             if wait_ms < 0 || ms < wait_ms {
                 wait_ms = ms;
             }
